@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The project's test command (README): lint, format check, type check, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m ruff check ttjax tests scripts
+python3 -m ruff format --check ttjax tests scripts
+python3 -m pyright
+python3 -m pytest -q --durations=15 "$@"

@@ -1,0 +1,59 @@
+"""Entry point of the ``ttjax`` command: dispatches to one module per subcommand.
+
+Subcommand modules are imported lazily so that ``ttjax --help`` is instant. Each
+module ``ttjax.cli._<name>`` defines ``add_arguments(parser)`` and ``run(args) -> int``.
+Errors that ttjax raises on purpose (:class:`ttjax._errors.TTJaxError`) are printed
+as one clear line, without a traceback, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .._errors import TTJaxError
+
+SUBCOMMANDS: dict[str, str] = {
+    "predict": "Predict the loss/error curve and training time, without training.",
+    "finetune": "Really fine-tune (the ground truth that predictions are judged against).",
+    "sweep": "Predict over a grid of (lr, momentum, batch size), reusing one Θ.",
+    "benchmark": "Predicted vs real training time on a grid of tasks (resumable JSON-lines).",
+}
+
+
+def _build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, object | None]:
+    parser = argparse.ArgumentParser(
+        prog="ttjax",
+        description="Predict how many steps (and how much time) fine-tuning will take, "
+        "without training.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    module = None
+    for name, help_text in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            module = importlib.import_module(f"ttjax.cli._{name}")
+            module.add_arguments(p)
+            p.set_defaults(_module=module)
+    return parser, module
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        argv = ["predict"]  # no flags: the embedded default prediction
+    parser, _ = _build_parser(argv)
+    args = parser.parse_args(argv)
+    module = getattr(args, "_module", None)
+    if module is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(module.run(args) or 0)
+    except TTJaxError as err:
+        print(f"ttjax {args.command}: error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,70 @@
+"""The JSON document written by ``--json`` (the contract in ARCHITECTURE.md).
+
+```
+{"config": {...}, "curves": {"loss": [...], "error": [...], ...},
+ "training_time": {"<eps as given>": {...}}, "wall_clock_estimate_s": float | null,
+ "timing_s": {"<stage>": seconds}}
+```
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "to_dict"):
+        return _jsonable(obj.to_dict())
+    if hasattr(obj, "value") and hasattr(obj, "name") and not isinstance(obj, (int, float)):
+        return obj.value  # enums
+    if isinstance(obj, (np.ndarray, np.generic)) or type(obj).__module__.startswith("jax"):
+        return _jsonable(np.asarray(obj).tolist())
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def report_payload(
+    *,
+    config: Mapping[str, Any],
+    curves: Mapping[str, Any],
+    training_time: Mapping[str, Any],
+    wall_clock_estimate_s: float | None,
+    timing_s: Mapping[str, float],
+    **extra: Any,
+) -> dict[str, Any]:
+    """Assemble the JSON document (numpy/jax arrays and enums made JSON-friendly)."""
+    payload = {
+        "config": config,
+        "curves": curves,
+        "training_time": training_time,
+        "wall_clock_estimate_s": wall_clock_estimate_s,
+        "timing_s": timing_s,
+        **extra,
+    }
+    return _jsonable(payload)
+
+
+def write_json(path: str | os.PathLike[str], payload: Mapping[str, Any]) -> Path:
+    """Write ``payload`` as JSON atomically (temp file + rename); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(_jsonable(payload), fh, indent=1)
+        fh.write("\n")
+    os.replace(tmp, path)
+    return path
