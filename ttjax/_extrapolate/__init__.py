@@ -1,0 +1,1 @@
+"""Implementation of :mod:`ttjax.extrapolate` (dataset-size extrapolation, supplementary §D)."""

@@ -1,0 +1,49 @@
+"""Predicted vs real training time on a grid of tasks (resumable JSON-lines) and summaries.
+
+Public API: :func:`run_benchmark`, :func:`summarize`, :func:`benchmark_grid`, the case types, the
+JSON-lines helpers, and the offline pretraining used for the ``small_cnn`` source model.
+"""
+
+from ._case import PAPER_EPS as PAPER_EPS
+from ._case import BenchmarkCase as BenchmarkCase
+from ._case import LrRegime as LrRegime
+from ._case import TaskSpec as TaskSpec
+from ._case import case_key as case_key
+from ._pretrain import SMALL_CNN_FMNIST as SMALL_CNN_FMNIST
+from ._pretrain import PretrainResult as PretrainResult
+from ._pretrain import cache_dir as cache_dir
+from ._pretrain import pretrain as pretrain
+from ._pretrain import resolve_weights as resolve_weights
+from ._run import build_model as build_model
+from ._run import build_task as build_task
+from ._run import evaluate_case as evaluate_case
+from ._run import run_benchmark as run_benchmark
+from ._store import append_record as append_record
+from ._store import read_records as read_records
+from ._summary import BenchmarkSummary as BenchmarkSummary
+from ._summary import ErrorRow as ErrorRow
+from ._summary import format_summary as format_summary
+from ._summary import summarize as summarize
+
+__all__ = [
+    "PAPER_EPS",
+    "SMALL_CNN_FMNIST",
+    "BenchmarkCase",
+    "BenchmarkSummary",
+    "ErrorRow",
+    "LrRegime",
+    "PretrainResult",
+    "TaskSpec",
+    "append_record",
+    "build_model",
+    "build_task",
+    "cache_dir",
+    "case_key",
+    "evaluate_case",
+    "format_summary",
+    "pretrain",
+    "read_records",
+    "resolve_weights",
+    "run_benchmark",
+    "summarize",
+]

@@ -1,0 +1,122 @@
+"""The benchmark grids: tasks × hyper-parameters, as tuples of :class:`BenchmarkCase`.
+
+Offline tasks (OFFLINE.md): Fashion-MNIST classes 5–9 for ``small_cnn`` pretrained on classes
+0–4 (the fast model), the same classes and scikit-learn digits for EfficientNet-Lite0 with its
+ImageNet weights at 32×32, and the embedded ``sample`` task.
+
+Learning rates are set per model relative to the stability edge of full-batch GD on the
+linearised model, ``η_max = 2N / λ_max(Θ)``: "low" ≈ 0.1–0.2 η_max (the ODE regime) and "high"
+≈ 0.6–0.8 η_max (discrete-step effects matter; Table 1's "high"). The values below were measured
+on the tasks of the grid (λ_max/N is close to constant in N, it converges like the spectrum).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import itertools
+
+from .._config import Hyperparams, Loss, Optimizer
+from ._case import PAPER_EPS, BenchmarkCase, LrRegime, TaskSpec
+from ._pretrain import SMALL_CNN_FMNIST
+
+
+class GridPreset(enum.Enum):
+    """Which grid :func:`benchmark_grid` builds.
+
+    * ``TINY``: the ``tiny`` random CNN on the ``sample`` task, 8×8, T = 6 (tests; seconds).
+    * ``SMALL``: 8 ``small_cnn`` cases, N = 50, T = 40 (figure scripts' ``--small``; ~1 min).
+    * ``DEFAULT``: ≥ 60 cases: ``small_cnn`` (FMNIST 5–9 and ``sample``), EfficientNet-Lite0
+      at 32×32 (FMNIST 5–9, digits); GD and SGD; two lr regimes, batch sizes, momenta; T = 100.
+    """
+
+    TINY = "tiny"
+    SMALL = "small"
+    DEFAULT = "default"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _ModelLrs:
+    low: float
+    high: float
+
+
+# η for small_cnn / efficientnet at the image sizes used here (see module docstring).
+_LRS = {
+    "small_cnn": _ModelLrs(low=0.5, high=2.0),
+    "efficientnet_lite0": _ModelLrs(low=0.05, high=0.2),
+    "tiny": _ModelLrs(low=0.5, high=2.0),
+}
+FMNIST_TARGET = (5, 6, 7, 8, 9)
+
+
+def _hparams_grid(
+    lrs: _ModelLrs, *, n: int, steps: int, loss: Loss
+) -> list[tuple[Hyperparams, LrRegime]]:
+    """GD at low/high lr, GD+momentum at low lr, SGD at 2 batch sizes × low/high, SGD+momentum."""
+    small_b, big_b = max(2, n // 10), max(2, n // 2)
+    out: list[tuple[Hyperparams, LrRegime]] = []
+    for regime, lr in ((LrRegime.LOW, lrs.low), (LrRegime.HIGH, lrs.high)):
+        out.append((Hyperparams(optimizer=Optimizer.GD, lr=lr, steps=steps, loss=loss), regime))
+    out.append((Hyperparams(optimizer=Optimizer.GD, lr=lrs.low / 10, momentum=0.9, steps=steps,
+                            loss=loss), LrRegime.LOW))  # fmt: skip
+    for b, (regime, lr) in itertools.product(
+        (small_b, big_b), ((LrRegime.LOW, lrs.low), (LrRegime.HIGH, lrs.high))
+    ):
+        hp = Hyperparams(optimizer=Optimizer.SGD, lr=lr, batch_size=b, steps=steps, loss=loss)
+        out.append((hp, regime))
+    out.append((Hyperparams(optimizer=Optimizer.SGD, lr=lrs.low / 10, momentum=0.9,
+                            batch_size=max(2, n // 4), steps=steps, loss=loss), LrRegime.LOW))  # fmt: skip
+    return out
+
+
+def _cases(
+    tasks: list[TaskSpec], *, steps: int, paths: int, loss: Loss, eps: tuple[float, ...]
+) -> list[BenchmarkCase]:
+    cases = []
+    for task in tasks:
+        n = task.classes * task.per_class
+        for hp, regime in _hparams_grid(_LRS[task.model], n=n, steps=steps, loss=loss):
+            cases.append(BenchmarkCase(task=task, hparams=hp, eps=eps, paths=paths,
+                                       lr_regime=regime))  # fmt: skip
+    return cases
+
+
+def benchmark_grid(
+    *, preset: GridPreset, loss: Loss = Loss.CE, eps: tuple[float, ...] = PAPER_EPS
+) -> tuple[BenchmarkCase, ...]:
+    """The cases of a preset (deterministic; keys are stable across machines).
+
+    Example:
+        >>> len(benchmark_grid(preset=GridPreset.TINY))
+        4
+    """
+    if preset is GridPreset.TINY:
+        task = TaskSpec(model="tiny", weights=None, data="sample", classes=2, per_class=4,
+                        image_size=8, seed=0)  # fmt: skip
+        hps = [
+            (Hyperparams(optimizer=Optimizer.GD, lr=0.5, steps=6, loss=loss), LrRegime.LOW),
+            (Hyperparams(optimizer=Optimizer.GD, lr=2.0, steps=6, loss=loss), LrRegime.HIGH),
+            (Hyperparams(optimizer=Optimizer.SGD, lr=0.5, batch_size=4, steps=6, loss=loss),
+             LrRegime.LOW),
+            (Hyperparams(optimizer=Optimizer.SGD, lr=0.5, momentum=0.5, batch_size=2, steps=6,
+                         loss=loss), LrRegime.LOW),
+        ]  # fmt: skip
+        return tuple(
+            BenchmarkCase(task=task, hparams=hp, eps=eps, paths=4, lr_regime=r) for hp, r in hps
+        )
+    fmnist = dict(data="fashion_mnist", class_subset=FMNIST_TARGET, classes=5)
+    small_cnn = dict(model="small_cnn", weights=SMALL_CNN_FMNIST, image_size=28)
+    if preset is GridPreset.SMALL:
+        task = TaskSpec(**small_cnn, **fmnist, per_class=10, seed=0)  # pyright: ignore[reportArgumentType]
+        cases = _cases([task], steps=40, paths=8, loss=loss, eps=eps)
+        return tuple(cases[:8])
+    effnet = dict(model="efficientnet_lite0", weights="imagenet", image_size=32)
+    tasks = [
+        TaskSpec(**small_cnn, **fmnist, per_class=pc, seed=s)  # pyright: ignore[reportArgumentType]
+        for pc, s in ((20, 0), (20, 1), (40, 0), (40, 1))
+    ]
+    tasks.append(TaskSpec(**small_cnn, data="sample", classes=5, per_class=30, seed=0))  # pyright: ignore[reportArgumentType]
+    tasks.append(TaskSpec(**effnet, **fmnist, per_class=20, seed=0))  # pyright: ignore[reportArgumentType]
+    tasks.append(TaskSpec(**effnet, data="digits", classes=5, per_class=30, seed=0))  # pyright: ignore[reportArgumentType]
+    return tuple(_cases(tasks, steps=100, paths=16, loss=loss, eps=eps))

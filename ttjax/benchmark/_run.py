@@ -1,0 +1,167 @@
+"""Run a benchmark grid: predict + fine-tune each case, append one JSON line per finished case.
+
+Resumable: cases whose key is already in the file are skipped, so a killed benchmark restarted
+with the same grid and file loses at most the case that was running.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from .._errors import TTJaxError
+from .._types import Images, Labels, PRNGKey
+from ..training_time import epsilon_training_time, eps_key
+from ._case import BenchmarkCase, TaskSpec
+from ._store import append_record, completed_keys, read_records
+
+Evaluate = Callable[[BenchmarkCase, PRNGKey], dict[str, Any]]
+
+
+@functools.lru_cache(maxsize=8)
+def _source(data: str, class_subset: tuple[int, ...] | None) -> tuple[Images, Labels]:
+    from ..data import load_source
+
+    images, labels = load_source(data)
+    if class_subset is not None:
+        keep = np.isin(labels, np.asarray(class_subset))
+        images, labels = images[keep], labels[keep]
+    return images, labels
+
+
+def build_task(spec: TaskSpec) -> Any:
+    """The :class:`ttjax.data.Task` of a spec (sources are cached across cases)."""
+    from ..data import sample_task
+
+    images, labels = _source(spec.data, spec.class_subset)
+    return sample_task(
+        images,
+        labels,
+        classes=spec.classes,
+        per_class=spec.per_class,
+        image_size=spec.image_size,
+        seed=spec.seed,
+        source=spec.data,
+    )
+
+
+def build_model(spec: TaskSpec, *, key: PRNGKey) -> Any:
+    """``create_model`` for a spec (fresh head from ``key``)."""
+    from ..models import create_model
+
+    from ._pretrain import resolve_weights
+
+    return create_model(
+        spec.model,
+        num_classes=spec.classes,
+        image_size=spec.image_size,
+        weights=resolve_weights(spec.weights),
+        key=key,
+    )
+
+
+def _curve(x: Any) -> list[float]:
+    return [float(v) for v in np.asarray(x, dtype=np.float64).ravel()]
+
+
+def evaluate_case(case: BenchmarkCase, key: PRNGKey) -> dict[str, Any]:
+    """Predict and really fine-tune one case; returns the record's result fields.
+
+    Timings: ``predict`` is the wall-clock of :func:`ttjax.predict.predict_training_time`
+    (Θ, dynamics, Tε; JIT compilation included, as a user would pay it), ``finetune`` the
+    wall-clock of :func:`ttjax.train.finetune` for all T steps (compilation and full-set
+    evaluation included); ``cost_ratio = finetune / predict``. Model and data set-up is timed
+    separately and excluded from both.
+    """
+    from ..predict import predict_training_time
+    from ..train import finetune
+
+    k_head, k_pred, k_train = jax.random.split(key, 3)
+    t0 = time.perf_counter()
+    task = build_task(case.task)
+    model = build_model(case.task, key=k_head)
+    t1 = time.perf_counter()
+    pred = predict_training_time(
+        model, task, case.hparams, eps=case.eps, paths=case.paths, key=k_pred
+    )
+    t2 = time.perf_counter()
+    real = finetune(model, task, case.hparams, key=k_train)
+    t3 = time.perf_counter()
+    real_loss = np.asarray(real.loss, dtype=np.float64)
+    stats = pred.training_time
+    predicted = {eps_key(e): stats[e].to_dict() for e in case.eps}
+    real_tt = {eps_key(e): int(epsilon_training_time(real_loss, e)) for e in case.eps}
+    return {
+        "predicted": predicted,
+        "real": real_tt,
+        "curves": {
+            "pred_loss": _curve(pred.curves["loss"]),
+            "pred_error": _curve(pred.curves["error"]),
+            "real_loss": _curve(real_loss),
+            "real_error": _curve(real.error),
+        },
+        "timing_s": {"setup": t1 - t0, "predict": t2 - t1, "finetune": t3 - t2},
+        "step_time_s": float(real.step_time_s),
+        "cost_ratio": (t3 - t2) / max(t2 - t1, 1e-9),
+        "num_params": int(model.num_params),
+    }
+
+
+def run_benchmark(
+    cases: Sequence[BenchmarkCase],
+    *,
+    path: str | os.PathLike[str],
+    key: PRNGKey,
+    evaluate: Evaluate = evaluate_case,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Run every case not yet in ``path``; append each result as one JSON line.
+
+    Each case gets the key ``fold_in(key, int(case.key[:8], 16))``, so its result does not
+    depend on the order of the grid or on which cases were already done. A case that raises a
+    :class:`ttjax.TTJaxError` (e.g. an unstable learning rate) is recorded with
+    ``status: "error"`` and the message, and not retried; any other exception propagates.
+
+    Returns:
+        All records in the file after the run (old and new).
+
+    Example:
+        >>> # run_benchmark(benchmark_grid(preset=GridPreset.TINY), path="results/b.jsonl",
+        >>> #               key=jax.random.key(0))
+    """
+    done = completed_keys(read_records(path))
+    todo = [c for c in cases if c.key not in done]
+    seen: set[str] = set()
+    todo = [c for c in todo if not (c.key in seen or seen.add(c.key))]  # drop duplicate cases
+
+    def one(case: BenchmarkCase) -> None:
+        k = jax.random.fold_in(key, int(case.key[:8], 16))
+        record: dict[str, Any] = {"key": case.key, "case": case.to_dict()}
+        try:
+            record.update(status="ok", **evaluate(case, k))
+        except TTJaxError as err:
+            record.update(status="error", error=f"{type(err).__name__}: {err}")
+        except FloatingPointError:
+            record.update(status="error", error=traceback.format_exc(limit=1))
+        append_record(path, record)
+
+    if progress and todo:
+        from rich.progress import Progress
+
+        with Progress() as bar:
+            task = bar.add_task(f"benchmark ({len(done)} done before)", total=len(todo))
+            for case in todo:
+                bar.update(task, description=case.task.label()[:40])
+                one(case)
+                bar.advance(task)
+    else:
+        for case in todo:
+            one(case)
+    return read_records(path)

@@ -1,0 +1,189 @@
+"""The paper's metrics, computed from the JSON-lines records alone.
+
+For each finished case and each ε, with the predicted Tε taken as the median over paths:
+
+.. math::  e_{rel} = \\frac{|T^{pred}_\\varepsilon - T^{real}_\\varepsilon|}{\\max(T^{real}_\\varepsilon, 1)},
+           \\qquad e_{abs} = |T^{pred}_\\varepsilon - T^{real}_\\varepsilon| \\text{ (steps)}.
+
+(The ``max(·, 1)`` only matters when the real run hits ε at step 0.) Reported, overall, per ε,
+for GD and SGD: the fraction of (case, ε) pairs with ``e_rel ≤ 13%`` and ``≤ 20%`` (the paper:
+95% within 13% for GD, 20% for SGD), the 95th percentile and median of ``e_rel``; Table 1: the
+mean ``e_abs`` per task and ε for low vs high learning rate; and the median cost ratio
+(fine-tuning wall-clock / prediction wall-clock).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .._errors import DataError
+from ._case import LrRegime
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorRow:
+    """Error statistics of one group of (case, ε) pairs."""
+
+    group: str
+    n: int
+    within_13: float
+    within_20: float
+    p95_rel: float
+    median_rel: float
+    mean_abs: float
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkSummary:
+    """Result of :func:`summarize`.
+
+    Attributes:
+        rows: overall, per ε, per optimizer and per (optimizer, ε) error rows.
+        table1: ``{task label: {ε: {"low": mean abs error, "high": ...}}}`` (None when a cell
+            has no case).
+        median_cost_ratio: median over cases of finetune seconds / predict seconds.
+        n_cases: finished cases; n_failed: cases recorded as failed (excluded).
+    """
+
+    rows: tuple[ErrorRow, ...]
+    table1: Mapping[str, Mapping[float, Mapping[str, float | None]]]
+    median_cost_ratio: float
+    n_cases: int
+    n_failed: int
+
+    def row(self, group: str) -> ErrorRow:
+        """The row named ``group`` (``"all"``, ``"eps=0.1"``, ``"gd"``, ``"sgd eps=0.1"``...)."""
+        for r in self.rows:
+            if r.group == group:
+                return r
+        raise KeyError(group)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": [dataclasses.asdict(r) for r in self.rows],
+            "table1": {t: {repr(e): v for e, v in d.items()} for t, d in self.table1.items()},
+            "median_cost_ratio": self.median_cost_ratio,
+            "n_cases": self.n_cases,
+            "n_failed": self.n_failed,
+        }
+
+
+def _error_row(group: str, pred: np.ndarray, real: np.ndarray) -> ErrorRow:
+    err = np.abs(pred - real)
+    rel = err / np.maximum(real, 1.0)
+    return ErrorRow(
+        group=group,
+        n=int(rel.size),
+        within_13=float(np.mean(rel <= 0.13)),
+        within_20=float(np.mean(rel <= 0.20)),
+        p95_rel=float(np.quantile(rel, 0.95)),
+        median_rel=float(np.median(rel)),
+        mean_abs=float(np.mean(err)),
+    )
+
+
+def _task_label(task: Mapping[str, Any]) -> str:
+    sub = task.get("class_subset")
+    sub_s = f"[{min(sub)}-{max(sub)}]" if sub else ""
+    return f"{task['model']}/{task['data']}{sub_s}"
+
+
+def summarize(records: Iterable[Mapping[str, Any]]) -> BenchmarkSummary:
+    """Paper metrics from benchmark records (see the module docstring).
+
+    Raises:
+        DataError: if no record finished successfully.
+
+    Example:
+        >>> rec = {"status": "ok", "case": {"task": {"model": "tiny", "data": "sample"},
+        ...        "hparams": {"optimizer": "gd"}, "lr_regime": "low"},
+        ...        "predicted": {"0.1": {"median": 11.0}}, "real": {"0.1": 10},
+        ...        "cost_ratio": 3.0}
+        >>> summarize([rec]).row("all").within_13
+        1.0
+    """
+    recs = list(records)
+    ok = [r for r in recs if r.get("status", "ok") == "ok"]
+    if not ok:
+        raise DataError(
+            "no finished benchmark case to summarise; run `ttjax benchmark` first "
+            "(or check the file: every case failed)."
+        )
+    groups: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    t1: dict[str, dict[float, dict[str, list[float]]]] = defaultdict(
+        lambda: defaultdict(lambda: {"low": [], "high": []})
+    )
+    eps_seen: set[float] = set()
+    for r in ok:
+        opt = str(r["case"]["hparams"]["optimizer"])
+        regime = LrRegime(r["case"].get("lr_regime", "low")).value
+        label = _task_label(r["case"]["task"])
+        for e_key, real in r["real"].items():
+            e = float(e_key)
+            eps_seen.add(e)
+            pair = (float(r["predicted"][e_key]["median"]), float(real))
+            for g in ("all", f"eps={e!r}", opt, f"{opt} eps={e!r}"):
+                groups[g].append(pair)
+            t1[label][e][regime].append(abs(pair[0] - pair[1]))
+    order = ["all"] + [f"eps={e!r}" for e in sorted(eps_seen)]
+    for opt in ("gd", "sgd"):
+        order += [opt] + [f"{opt} eps={e!r}" for e in sorted(eps_seen)]
+    rows = []
+    for g in order:
+        if groups.get(g):
+            arr = np.asarray(groups[g], dtype=np.float64)
+            rows.append(_error_row(g, arr[:, 0], arr[:, 1]))
+    table1 = {
+        label: {
+            e: {k: (float(np.mean(v)) if v else None) for k, v in cells.items()}
+            for e, cells in sorted(by_eps.items())
+        }
+        for label, by_eps in sorted(t1.items())
+    }
+    ratios = [float(r["cost_ratio"]) for r in ok if r.get("cost_ratio") is not None]
+    return BenchmarkSummary(
+        rows=tuple(rows),
+        table1=table1,
+        median_cost_ratio=float(np.median(ratios)) if ratios else float("nan"),
+        n_cases=len(ok),
+        n_failed=len(recs) - len(ok),
+    )
+
+
+def format_summary(summary: BenchmarkSummary) -> str:
+    """Plain-text tables (rich-rendered) of a summary: error rows, Table 1, cost ratio."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(record=True, width=110, force_terminal=False)
+    t = Table(title=f"Predicted vs real Tε — {summary.n_cases} cases ({summary.n_failed} failed)")
+    for col in ("group", "n", "≤13%", "≤20%", "p95 rel", "median rel", "mean |Δ| steps"):
+        t.add_column(col, justify="right")
+    for r in summary.rows:
+        t.add_row(
+            r.group, str(r.n), f"{r.within_13:.0%}", f"{r.within_20:.0%}",
+            f"{r.p95_rel:.0%}", f"{r.median_rel:.0%}", f"{r.mean_abs:.1f}",
+        )
+    console.print(t)
+    eps_all = sorted({e for d in summary.table1.values() for e in d})
+    t1 = Table(title="Table 1 layout: mean absolute Tε error (steps), low / high lr")
+    t1.add_column("task")
+    for e in eps_all:
+        t1.add_column(f"ε={e:g} low", justify="right")
+        t1.add_column(f"ε={e:g} high", justify="right")
+    for label, d in summary.table1.items():
+        cells = []
+        for e in eps_all:
+            for k in ("low", "high"):
+                v = d.get(e, {}).get(k)
+                cells.append("–" if v is None else f"{v:.1f}")
+        t1.add_row(label, *cells)
+    console.print(t1)
+    console.print(f"median cost ratio (fine-tuning time / prediction time): "
+                  f"{summary.median_cost_ratio:.1f}×")
+    return console.export_text()

@@ -1,0 +1,171 @@
+"""The task flags shared by ``ttjax predict`` and ``ttjax finetune`` (ARCHITECTURE.md, CLI).
+
+Defaults run the embedded example with no flags: EfficientNet-Lite0 with its real ImageNet
+weights (the only ones that ship offline), fine-tuned on the embedded ``sample`` task
+(5 Fashion-MNIST classes × 150 images) at 64×64 with full-batch GD, lr 0.01, 150 steps.
+64×64 keeps one full-batch step on N = 750 images to about a second on a 2-core CPU (224×224
+would be ~12× slower), while the pretrained features still transfer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+import jax
+
+from .._config import Hyperparams, Loss, Optimizer
+from .._errors import ConfigError
+from .._types import PRNGKey
+from ..data import Task
+from ..training_time import parse_eps
+
+DEFAULTS: dict[str, Any] = {
+    "model": "efficientnet_lite0",
+    "weights": "imagenet",
+    "data": "sample",
+    "classes": 5,
+    "per_class": 150,
+    "image_size": 64,
+    "seed": 0,
+    "optimizer": "gd",
+    "lr": 0.01,
+    "momentum": 0.0,
+    "batch_size": None,
+    "steps": 150,
+    "loss": "ce",
+    "eps": "0.01,0.1,0.4",
+}
+
+
+def add_task_flags(parser: argparse.ArgumentParser) -> None:
+    """Add the shared task flags (model, data, hyper-parameters, ε, outputs) to ``parser``."""
+    g = parser.add_argument_group("model and data")
+    g.add_argument("--model", default=DEFAULTS["model"],
+                   help="network: tiny, resnet18, resnet34, resnet18_cifar, resnet34_cifar, "
+                   "efficientnet_lite0 (default: %(default)s)")  # fmt: skip
+    g.add_argument("--weights", default=DEFAULTS["weights"],
+                   help="imagenet, none (random init) or a checkpoint PATH "
+                   "(default: %(default)s)")  # fmt: skip
+    g.add_argument("--data", default=DEFAULTS["data"],
+                   help="sample, fashion_mnist, digits, npz:PATH, folder:PATH or "
+                   "tfds:NAME[:SPLIT] (default: %(default)s)")  # fmt: skip
+    g.add_argument("--classes", type=int, default=DEFAULTS["classes"],
+                   help="K random classes of the source (default: %(default)s)")  # fmt: skip
+    g.add_argument("--per-class", type=int, default=DEFAULTS["per_class"],
+                   help="n training images per class, N = K·n (default: %(default)s)")  # fmt: skip
+    g.add_argument("--image-size", type=int, default=DEFAULTS["image_size"],
+                   help="square input size S (default: %(default)s)")  # fmt: skip
+    g.add_argument("--seed", type=int, default=DEFAULTS["seed"],
+                   help="seeds the class/image draw, the head init and SGD batches "
+                   "(default: %(default)s)")  # fmt: skip
+    h = parser.add_argument_group("optimisation")
+    h.add_argument("--optimizer", choices=[o.value for o in Optimizer],
+                   default=DEFAULTS["optimizer"],
+                   help="gd = full batch, sgd = mini-batches (default: %(default)s)")  # fmt: skip
+    h.add_argument("--lr", type=float, default=DEFAULTS["lr"],
+                   help="learning rate η (default: %(default)s)")  # fmt: skip
+    h.add_argument("--momentum", type=float, default=DEFAULTS["momentum"],
+                   help="heavy-ball momentum m in [0, 1) (default: %(default)s)")  # fmt: skip
+    h.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"],
+                   help="|B| for sgd: distinct examples drawn per step (gd: N)")  # fmt: skip
+    h.add_argument("--steps", type=int, default=DEFAULTS["steps"],
+                   help="T, optimisation steps (default: %(default)s)")  # fmt: skip
+    h.add_argument("--loss", choices=[lo.value for lo in Loss], default=DEFAULTS["loss"],
+                   help="ce (cross-entropy) or mse (default: %(default)s)")  # fmt: skip
+    o = parser.add_argument_group("outputs")
+    o.add_argument("--eps", default=DEFAULTS["eps"],
+                   help="ε list for Tε = min{t : L_t − L_T ≤ ε (L_0 − L_T)} "
+                   "(default: %(default)s)")  # fmt: skip
+    o.add_argument("--json", metavar="PATH", default=None, help="write the results as JSON")
+    o.add_argument("--plot", metavar="PATH", default=None, help="write the curves as a PNG")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
+class ResolvedTask:
+    """Everything the flags resolve to (immutable).
+
+    Attributes:
+        model: the :class:`ttjax.models.Model` (fresh head from ``seed``).
+        task: the sampled :class:`ttjax.data.Task`.
+        hparams: the :class:`Hyperparams`.
+        eps: the ε values, in the order given.
+        eps_text: each ε as the user wrote it (the JSON keys).
+        seed: the seed; ``key``: the PRNG key for the run itself (SGD batches / Monte Carlo),
+            independent of the one that initialised the head.
+        config: JSON-friendly dict of every resolved flag (for ``--json``).
+    """
+
+    model: Any
+    task: Task
+    hparams: Hyperparams
+    eps: tuple[float, ...]
+    eps_text: tuple[str, ...]
+    seed: int
+    key: PRNGKey
+    config: dict[str, Any]
+
+
+def _check_positive(name: str, value: int) -> None:
+    if value < 1:
+        raise ConfigError(f"--{name} must be a positive integer, got {value}.")
+
+
+def resolve_task(args: argparse.Namespace) -> ResolvedTask:
+    """Validate the flags, load and sample the data, build the model.
+
+    The seed is used three ways: ``numpy.random.default_rng(seed)`` draws the classes and
+    images; ``jax.random.key(seed)`` is split once into the head-initialisation key and the
+    run key (``ResolvedTask.key``).
+
+    Raises:
+        ConfigError: bad flag values (each message says which flag and what to use).
+        DataError, WeightsError: from the data and weights loaders.
+    """
+    from ..data import load_task
+    from ..models import create_model
+
+    for name in ("classes", "per_class", "image_size", "steps"):
+        _check_positive(name.replace("_", "-"), int(getattr(args, name)))
+    eps_text = tuple(e.strip() for e in str(args.eps).split(",") if e.strip())
+    eps = parse_eps(args.eps)
+    hparams = Hyperparams(
+        optimizer=Optimizer(args.optimizer),
+        lr=float(args.lr),
+        momentum=float(args.momentum),
+        batch_size=args.batch_size,
+        steps=int(args.steps),
+        loss=Loss(args.loss),
+    )
+    if hparams.optimizer is Optimizer.GD and args.batch_size is not None:
+        n = args.classes * args.per_class
+        if args.batch_size != n:
+            raise ConfigError(
+                f"--batch-size {args.batch_size} with --optimizer gd: GD uses the full set "
+                f"(N = {n}); drop --batch-size or use --optimizer sgd."
+            )
+    weights = None if str(args.weights).lower() in ("none", "random") else args.weights
+    task = load_task(args.data, classes=args.classes, per_class=args.per_class,
+                     image_size=args.image_size, seed=args.seed)  # fmt: skip
+    batch = hparams.resolved_batch_size(task.num_examples)
+    model_key, run_key = jax.random.split(jax.random.key(args.seed))
+    model = create_model(args.model, num_classes=task.num_classes, image_size=args.image_size,
+                         weights=weights, key=model_key)  # fmt: skip
+    config: dict[str, Any] = {
+        "model": args.model,
+        "weights": model.weights,
+        "data": task.source,
+        "classes": args.classes,
+        "class_ids": task.class_ids.tolist(),
+        "per_class": args.per_class,
+        "num_examples": task.num_examples,
+        "image_size": args.image_size,
+        "seed": args.seed,
+        **hparams.to_dict(),
+        "batch_size": batch,
+        "effective_lr": hparams.effective_lr,
+        "eps": list(eps),
+    }
+    return ResolvedTask(model=model, task=task, hparams=hparams, eps=eps, eps_text=eps_text,
+                        seed=args.seed, key=run_key, config=config)  # fmt: skip

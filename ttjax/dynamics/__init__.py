@@ -1,0 +1,41 @@
+"""Function-space dynamics of the linearised network (paper eq. 1, §3–4, suppl. A, E).
+
+Build a :class:`Problem` (Θ, f0, labels, loss) once, then :func:`simulate` GD/SGD for
+any hyper-parameters (or :func:`simulate_grid` for a grid) without recompiling.
+"""
+
+from ._closed_form import mse_loss_curve as mse_loss_curve
+from ._config import DynamicsConfig as DynamicsConfig
+from ._config import MomentumMode as MomentumMode
+from ._config import NoiseModel as NoiseModel
+from ._config import OdeSolver as OdeSolver
+from ._config import TimeMode as TimeMode
+from ._problem import Problem as Problem
+from ._schedule import Schedule as Schedule
+from ._schedule import ScheduleKind as ScheduleKind
+from ._simulate import GridResult as GridResult
+from ._simulate import Method as Method
+from ._simulate import Trajectories as Trajectories
+from ._simulate import compile_count as compile_count
+from ._simulate import simulate as simulate
+from ._simulate import simulate_grid as simulate_grid
+from ._stability import curvature as curvature
+
+__all__ = [
+    "DynamicsConfig",
+    "GridResult",
+    "Method",
+    "MomentumMode",
+    "NoiseModel",
+    "OdeSolver",
+    "Problem",
+    "Schedule",
+    "ScheduleKind",
+    "TimeMode",
+    "Trajectories",
+    "compile_count",
+    "curvature",
+    "mse_loss_curve",
+    "simulate",
+    "simulate_grid",
+]

@@ -1,0 +1,129 @@
+"""Choices of the function-space dynamics: time model, noise model, momentum, schedule.
+
+All are enums or frozen dataclasses passed as keyword-only arguments; they are
+*static* (changing one compiles a new solve), while the hyper-parameter *values*
+(lr, momentum, batch size) are traced and never cause a recompilation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+from .._errors import ConfigError
+from ._schedule import Schedule
+
+
+class TimeMode(enum.Enum):
+    """How time is modelled.
+
+    * ``DISCRETE``: the step-by-step map ``f_{t+1} = f_t − η̃_t Θ ∇_f L(f_t) (+ noise)``,
+      exactly what a linearised network trained by (S)GD does (real training is discrete).
+    * ``CONTINUOUS``: the paper's ODE/SDE (eq. 1), ``df = −η̃(t) Θ ∇_f L dt (+ noise dW)``,
+      integrated with diffrax (GD) or Euler–Maruyama with ``sde_substeps`` per step (SGD).
+    """
+
+    DISCRETE = "discrete"
+    CONTINUOUS = "continuous"
+
+
+class NoiseModel(enum.Enum):
+    """The SGD gradient-noise model (all are scaled by η̃/√|B| · √((N−|B|)/(N−1))).
+
+    * ``DIAGONAL``: the paper's (§4): weight-space gradient covariance Σ₀ estimated at
+      t = 0 and kept diagonal, pushed to function space once as K = F diag(Σ₀) Fᵀ, then
+      rescaled by ‖∇_f L(f_t)‖ / ‖∇_f L(f_0)‖ as the loss falls.
+    * ``CONSTANT``: as ``DIAGONAL`` without the rescaling (the paper's Fig. 8 ablation).
+    * ``FUNCTION_SPACE``: the exact covariance of the linear model's mini-batch step in
+      function space, Θ·cov(ĝ)·Θ, recomputed every step from Θ and the current per-example
+      residuals r_i = ∂ℓ_i/∂f_i (no weight-space approximation; Gaussian).
+    * ``MINIBATCH``: no Gaussian model at all: samples real batches of |B| distinct
+      examples and steps ``f ← f − η Θ[:, B] r_B / |B|`` — the linear model's SGD itself
+      (the gold standard of the linear model; always discrete).
+    """
+
+    DIAGONAL = "diagonal"
+    CONSTANT = "constant"
+    FUNCTION_SPACE = "function_space"
+    MINIBATCH = "minibatch"
+
+
+class MomentumMode(enum.Enum):
+    """How heavy-ball momentum m is modelled.
+
+    * ``EFFECTIVE_LR``: the paper's §3.1: plain (S)GD with η̃ = η / (1 − m).
+    * ``EXACT``: heavy ball on the linear model, in function space:
+      ``v ← m v + Θ ∇_f L (+ noise)``, ``f ← f − η v`` (optax ``sgd(momentum=m)``
+      composed with the Jacobian). Discrete time only.
+    """
+
+    EFFECTIVE_LR = "effective_lr"
+    EXACT = "exact"
+
+
+class OdeSolver(enum.Enum):
+    """diffrax solver for the GD ODE (adaptive, PID step-size control)."""
+
+    TSIT5 = "tsit5"
+    DOPRI5 = "dopri5"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DynamicsConfig:
+    """Static configuration of :func:`ttjax.dynamics.simulate`.
+
+    Attributes:
+        time: discrete map or continuous ODE/SDE (:class:`TimeMode`).
+        noise_model: SGD noise model (:class:`NoiseModel`); unused for GD.
+        momentum: how momentum is modelled (:class:`MomentumMode`).
+        schedule: learning-rate schedule η̃(t) = η̃ · s(t) (:class:`Schedule`).
+        ode_solver: diffrax solver for the continuous GD ODE.
+        rtol, atol: tolerances of the adaptive ODE solve.
+        sde_substeps: Euler–Maruyama sub-steps per optimisation step (continuous SGD).
+        mse_closed_form: for MSE + GD, use the eigenbasis closed form (exact) instead of
+            integrating.
+        check_stability: refuse (``StabilityError``) a learning rate past the linear
+            model's stability limit instead of returning NaNs.
+
+    Example:
+        >>> cfg = DynamicsConfig(time=TimeMode.CONTINUOUS, noise_model=NoiseModel.CONSTANT)
+        >>> cfg.noise_model.value
+        'constant'
+    """
+
+    time: TimeMode = TimeMode.DISCRETE
+    noise_model: NoiseModel = NoiseModel.DIAGONAL
+    momentum: MomentumMode = MomentumMode.EFFECTIVE_LR
+    schedule: Schedule = dataclasses.field(default_factory=Schedule)
+    ode_solver: OdeSolver = OdeSolver.TSIT5
+    rtol: float = 1e-5
+    atol: float = 1e-7
+    sde_substeps: int = 4
+    mse_closed_form: bool = True
+    check_stability: bool = True
+
+    def __post_init__(self) -> None:
+        if self.sde_substeps < 1:
+            raise ConfigError(f"sde_substeps must be ≥ 1, got {self.sde_substeps}.")
+        if not (self.rtol > 0 and self.atol > 0):
+            raise ConfigError(f"ODE tolerances must be > 0, got rtol={self.rtol}, atol={self.atol}.")
+        if self.momentum is MomentumMode.EXACT and self.time is TimeMode.CONTINUOUS:
+            raise ConfigError(
+                "exact momentum is a discrete-time model; use time=TimeMode.DISCRETE "
+                "(--time discrete) or momentum=MomentumMode.EFFECTIVE_LR."
+            )
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-friendly dict."""
+        return {
+            "time": self.time.value,
+            "noise_model": self.noise_model.value,
+            "momentum": self.momentum.value,
+            "schedule": self.schedule.to_dict(),
+            "ode_solver": self.ode_solver.value,
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "sde_substeps": self.sde_substeps,
+            "mse_closed_form": self.mse_closed_form,
+            "check_stability": self.check_stability,
+        }

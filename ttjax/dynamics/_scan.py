@@ -1,0 +1,124 @@
+"""Step-by-step dynamics as a ``lax.scan``: the discrete map and Euler–Maruyama SDE.
+
+One optimisation step ``t → t + 1`` is split into ``s`` sub-steps of length ``dt = 1/s``
+(``s = 1``: the discrete map; ``s > 1``: Euler–Maruyama for the continuous SDE). A
+sub-step moves the outputs by ``f ← f − η̃ s(t) d`` where the direction d is, with
+``r_i = ∂ℓ_i/∂f_i`` and the noise scale ``σ = √((N − |B|) / ((N − 1)|B|))`` (mini-batch
+mean of |B| distinct examples; σ = 0 at |B| = N):
+
+* GD: ``d = dt · Θ r / N`` (= dt · Θ ∇_f L).
+* ``DIAGONAL``/``CONSTANT``: ``d = dt · Θ r / N + σ √dt · ρ_t · A ξ``, ξ ~ N(0, I),
+  A Aᵀ = F diag(Σ₀) Fᵀ, ρ_t = ‖∇_f L(f_t)‖ / ‖∇_f L(f_0)‖ (1 for CONSTANT).
+* ``FUNCTION_SPACE``: ``d = Θ (r ⊙ w)``, ``w_i = dt / N + σ √dt (ξ_i − ξ̄) / √N``,
+  ξ ~ N(0, I_N): its noise has covariance ``σ² dt · J Σ_t Jᵀ`` with Σ_t the exact
+  per-example gradient covariance of the linear model at f_t (one Θ product).
+* ``MINIBATCH``: ``d = Θ (m ⊙ r) / |B|`` with m the indicator of |B| distinct
+  examples drawn uniformly (the linear model's SGD itself).
+
+Exact momentum replaces the update by ``v ← m v + d``, ``f ← f − η s(t) v``.
+Each path's randomness is ``fold_in(path_key, sub-step index)``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int
+
+from .. import losses
+from .._config import Loss
+from ._config import DynamicsConfig, MomentumMode, NoiseModel, TimeMode
+from ._noise import residuals
+
+
+class Knobs(NamedTuple):
+    """Traced hyper-parameter values of one solve (changing them never recompiles).
+
+    Attributes:
+        lr: the rate multiplying the updates: η̃ = η/(1−m) (effective-lr momentum) or η
+            (exact momentum).
+        momentum: m (used by exact momentum only).
+        batch_size: |B| as a float (N means no noise).
+    """
+
+    lr: Float[Array, ""]
+    momentum: Float[Array, ""]
+    batch_size: Float[Array, ""]
+
+
+def substeps(config: DynamicsConfig) -> int:
+    """Sub-steps per optimisation step of the scan."""
+    if config.time is TimeMode.DISCRETE or config.noise_model is NoiseModel.MINIBATCH:
+        return 1
+    return config.sde_substeps
+
+
+def scan_path(
+    key: Array,
+    theta: Float[Array, "NC NC"],
+    f0: Float[Array, "N C"],
+    labels: Int[Array, " N"],
+    factor: Float[Array, "NC R"] | None,
+    knobs: Knobs,
+    *,
+    loss: Loss,
+    steps: int,
+    config: DynamicsConfig,
+    stochastic: bool,
+) -> tuple[Float[Array, " T1"], Float[Array, " T1"]]:
+    """Loss and error curves (t = 0..T) of one path (call inside ``jit``/``vmap``)."""
+    n, c = f0.shape
+    dtype = f0.dtype
+    s = substeps(config)
+    dt = 1.0 / s
+    noise = config.noise_model
+    exact_momentum = config.momentum is MomentumMode.EXACT
+    bsz = knobs.batch_size
+    sigma = jnp.sqrt(jnp.clip((n - bsz) / ((n - 1.0) * bsz), 0.0)) if n > 1 else 0.0
+    g0 = jnp.linalg.norm(residuals(f0, labels, loss=loss))
+
+    def direction(f, k):
+        r = residuals(f, labels, loss=loss)
+        if not stochastic:
+            return dt * (theta @ r.reshape(-1)) / n
+        if noise is NoiseModel.MINIBATCH:
+            u = jax.random.uniform(k, (n,), dtype)
+            mask = (jnp.argsort(jnp.argsort(u)) < bsz).astype(dtype)
+            return theta @ (r * mask[:, None]).reshape(-1) / bsz
+        if noise is NoiseModel.FUNCTION_SPACE:
+            xi = jax.random.normal(k, (n,), dtype)
+            w = dt / n + sigma * jnp.sqrt(dt) * (xi - jnp.mean(xi)) / jnp.sqrt(n)
+            return theta @ (r * w[:, None]).reshape(-1)
+        assert factor is not None
+        xi = jax.random.normal(k, (factor.shape[1],), dtype)
+        scale = sigma * jnp.sqrt(dt)
+        if noise is NoiseModel.DIAGONAL:
+            scale = scale * jnp.linalg.norm(r) / jnp.maximum(g0, jnp.finfo(dtype).tiny)
+        return dt * (theta @ r.reshape(-1)) / n + scale * (factor @ xi)
+
+    def metrics(f):
+        return losses.mean_loss(f, labels, loss=loss), losses.error_rate(f, labels)
+
+    def step(carry, u):
+        def sub(j, state):
+            f, v = state
+            t = (u * s + j).astype(dtype) * dt
+            rate = knobs.lr * config.schedule.factor(t, total_steps=steps)
+            d = direction(f, jax.random.fold_in(key, u * s + j)).reshape(n, c)
+            if exact_momentum:
+                v = knobs.momentum * v + d
+                return f - rate * v, v
+            return f - rate * d, v
+
+        carry = jax.lax.fori_loop(0, s, sub, carry)
+        return carry, metrics(carry[0])
+
+    init = (f0, jnp.zeros_like(f0))
+    _, (loss_t, err_t) = jax.lax.scan(step, init, jnp.arange(steps))
+    l0, e0 = metrics(f0)
+    return (
+        jnp.concatenate([l0[None], loss_t]),
+        jnp.concatenate([e0[None], err_t]),
+    )

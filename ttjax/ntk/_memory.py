@@ -1,0 +1,112 @@
+"""Peak-memory estimate of a Θ build and the choice of block sizes under a budget.
+
+The estimate (bytes) of a build with example block B (per device), R gradient rows
+per example, D selected parameters of which D_g in the current group, d features
+per row, N examples and Θ of side M (= N·C):
+
+    fixed     = 2·D_all·4 (params + a copy) + 8·D_g (sketch tables)
+                + 2·N·R·d·s (features, host + device) + M²·a (Θ) [+ M²·8 spectrum copy]
+    per block = B·R·D_g·s·3 (raw gradients, gathered copy, product)
+                + B·R·d·s + chunk·D′·s (projection chunk)
+
+with s the compute dtype's size and a the accumulation dtype's size. Activations
+of the forward pass are not counted (their size is model-specific); the factor 3
+on the gradients leaves room for them at the block sizes used here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import jax
+
+from .._errors import MemoryBudgetError
+
+
+def default_budget_bytes() -> int:
+    """50% of available host RAM on CPU; 70% of the device memory on an accelerator."""
+    dev = jax.devices()[0]
+    if dev.platform != "cpu":
+        stats = dev.memory_stats() or {}
+        limit = stats.get("bytes_limit")
+        if limit:
+            return int(0.7 * limit)
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(0.5 * int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    pages = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return int(0.5 * pages)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Chosen block size and the estimate it gives."""
+
+    example_block: int
+    estimated_peak_bytes: int
+    budget_bytes: int
+
+
+def _gib(x: float) -> str:
+    return f"{x / 2**30:.2f} GiB"
+
+
+def plan_blocks(
+    *,
+    n: int,
+    rows: int,
+    d_all: int,
+    d_group: int,
+    features: int,
+    theta_side: int,
+    itemsize: int,
+    accum_itemsize: int,
+    proj_chunk_bytes: int,
+    budget: int,
+    max_block: int,
+    n_devices: int,
+) -> Plan:
+    """Largest example block (≤ ``max_block``) whose estimated peak fits ``budget``.
+
+    Raises:
+        MemoryBudgetError: if Θ plus the features alone, or the smallest block, do not fit.
+    """
+    fixed = (
+        2 * d_all * 4
+        + 8 * d_group
+        + 2 * n * rows * features * itemsize
+        + 2 * theta_side**2 * accum_itemsize
+    )
+    if fixed > budget:
+        raise MemoryBudgetError(
+            f"Θ ({theta_side}×{theta_side}) and its {n}×{rows}×{features} features need "
+            f"≈ {_gib(fixed)}, over the memory budget of {_gib(budget)}. Use fewer examples, "
+            "NtkMethod.TRACE (an N×N Θ₁), a smaller projection_dim, a param_block for EXACT, "
+            "or raise memory_budget_bytes."
+        )
+    per_example = rows * d_group * itemsize * 3 + rows * features * itemsize
+    per_block = n_devices * per_example
+    avail = budget - fixed - proj_chunk_bytes * n_devices
+    block = min(max_block, max(1, -(-n // n_devices)), avail // per_block if avail > 0 else 0)
+    if block < 1:
+        raise MemoryBudgetError(
+            f"even one example per device needs ≈ {_gib(fixed + per_block + proj_chunk_bytes)} "
+            f"(per-example gradients {_gib(per_example)}), over the memory budget of "
+            f"{_gib(budget)}. Lower example_block/projection_chunk, restrict parameters "
+            "with param_filter, use a param_block for EXACT, or raise memory_budget_bytes."
+        )
+    peak = fixed + block * per_block + proj_chunk_bytes * n_devices
+    return Plan(example_block=int(block), estimated_peak_bytes=int(peak), budget_bytes=budget)
+
+
+def max_group_params(
+    *, n: int, rows: int, itemsize: int, theta_side: int, accum_itemsize: int, budget: int
+) -> int:
+    """Largest parameter group for ``EXACT`` whose raw features fit half the budget."""
+    room = budget // 2 - 2 * theta_side**2 * accum_itemsize
+    return max(1, room // (2 * n * rows * itemsize + 3 * rows * itemsize * 8))
