@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 from jax.scipy.linalg import expm
 
 from ttjax import losses
-from ttjax._config import Hyperparams, Loss, Optimizer
+from ttjax._config import Hyperparams, Loss
 from ttjax.dynamics import (
     DynamicsConfig,
     Method,
@@ -56,7 +58,7 @@ def test_mse_ode_closed_form_and_expm_agree():
     hp = Hyperparams(lr=lr, steps=T, loss=Loss.MSE)
     cont = DynamicsConfig(time=TimeMode.CONTINUOUS, rtol=1e-10, atol=1e-12)
     closed = simulate(p, hp, config=cont)
-    ode = simulate(p, hp, config=DynamicsConfig(**{**cont.__dict__, "mse_closed_form": False}))
+    ode = simulate(p, hp, config=dataclasses.replace(cont, mse_closed_form=False))
     assert closed.method is Method.CLOSED_FORM and ode.method is Method.ODE
     ref = _expm_loss(p, lr)
     # float64 throughout; the ODE runs at rtol 1e-10, so 1e-8 relative is ample margin.
@@ -94,9 +96,9 @@ def test_schedule_closed_form_matches_ode(kind):
     p = _problem(Loss.MSE, seed=2)
     sched = Schedule(kind=kind, milestones=(10, 20), gamma=0.3, final_fraction=0.1)
     hp = Hyperparams(lr=_lr(p), steps=T, loss=Loss.MSE)
-    base = dict(time=TimeMode.CONTINUOUS, schedule=sched, rtol=1e-10, atol=1e-12)
-    closed = simulate(p, hp, config=DynamicsConfig(**base))
-    ode = simulate(p, hp, config=DynamicsConfig(**base, mse_closed_form=False))
+    base = DynamicsConfig(time=TimeMode.CONTINUOUS, schedule=sched, rtol=1e-10, atol=1e-12)
+    closed = simulate(p, hp, config=base)
+    ode = simulate(p, hp, config=dataclasses.replace(base, mse_closed_form=False))
     # Step schedules have kinks the adaptive solver must find: 1e-7 relative.
     np.testing.assert_allclose(ode.loss[0], closed.loss[0], rtol=1e-7)
 

@@ -74,28 +74,52 @@ def test_noise_vanishes_exactly_at_full_batch(model):
 
 
 @pytest.mark.parametrize("time", [TimeMode.DISCRETE, TimeMode.CONTINUOUS])
-def test_sde_mean_tends_to_the_ode_as_batch_grows(time):
+def test_sde_mean_tends_to_the_noise_free_solution_as_batch_grows(time):
     p = _problem(Loss.CE, seed=1)
     lr = _lr(p)
-    cfg = DynamicsConfig(time=time, noise_model=NoiseModel.CONSTANT, sde_substeps=2)
-    sizes = np.array([2, 6, 10, N - 1])
+    cfg = DynamicsConfig(time=time, noise_model=NoiseModel.CONSTANT, sde_substeps=4)
+    sizes = np.array([2, 6, 10, N - 1, N])
     grid = simulate_grid(
         p,
         optimizer=Optimizer.SGD,
-        lrs=np.full(4, lr),
-        momenta=np.zeros(4),
+        lrs=np.full(5, lr),
+        momenta=np.zeros(5),
         batch_sizes=sizes,
         steps=T,
         config=cfg,
         paths=256,
         key=jax.random.key(1),
     )
-    ode = simulate(p, Hyperparams(lr=lr, steps=T), config=DynamicsConfig(time=time)).loss[0]
-    gaps = np.max(np.abs(grid.loss.mean(axis=1) - ode), axis=-1)
+    noise_free = grid.loss[-1, 0]  # |B| = N: the same scheme without noise
+    gaps = np.max(np.abs(grid.loss[:-1].mean(axis=1) - noise_free), axis=-1)
     # The mean's bias is O(σ²) ∝ (N−|B|)/((N−1)|B|): 0.45, 0.09, 0.015, 0.008 here, while
     # the Monte-Carlo error is O(σ/√256); both shrink with |B|.
     assert np.all(np.diff(gaps) < 0), gaps
-    assert gaps[-1] < 0.02 * ode[0]
+    assert gaps[-1] < 0.01 * noise_free[0]
+
+
+def test_euler_maruyama_drift_converges_to_the_diffrax_ode():
+    p = _problem(Loss.CE, seed=1)
+    hp = Hyperparams(optimizer=Optimizer.SGD, lr=_lr(p), batch_size=N, steps=T)
+    ode = simulate(p, hp, config=DynamicsConfig(time=TimeMode.CONTINUOUS)).loss[0]
+    errs = []
+    for s in (2, 8):
+        cfg = DynamicsConfig(
+            time=TimeMode.CONTINUOUS, noise_model=NoiseModel.CONSTANT, sde_substeps=s
+        )
+        g = simulate_grid(
+            p,
+            optimizer=Optimizer.SGD,
+            lrs=np.full(2, hp.lr),
+            momenta=np.zeros(2),
+            batch_sizes=np.array([N, 2]),  # a noisy row forces the SDE code path
+            steps=T,
+            config=cfg,
+            key=jax.random.key(0),
+        )
+        errs.append(np.max(np.abs(g.loss[0, 0] - ode)))
+    # Euler is first order in dt = 1/s: 4× smaller from s = 2 to 8 (allow 3×).
+    assert errs[1] < errs[0] / 3.0, errs
 
 
 def test_function_space_noise_matches_minibatch_moments():
@@ -126,13 +150,14 @@ def test_path_statistics_converge_as_paths_grow():
     def spread(m: int) -> float:
         meds = [
             np.median(simulate(p, hp, paths=m, key=jax.random.key(s)).loss, axis=0)
-            for s in range(4)
+            for s in range(8)
         ]
         return float(np.mean(np.std(np.stack(meds), axis=0)))
 
     small, large = spread(16), spread(256)
-    # The median's sampling error falls as 1/√M: 4× here; require at least 2.5×.
-    assert large < small / 2.5, (small, large)
+    # The median's sampling error falls as 1/√M: 4× here; with 8
+    # seeds the spread estimate is itself ±25%, so require 2×.
+    assert large < small / 2.0, (small, large)
 
 
 def test_diagonal_noise_shrinks_with_the_gradient():
@@ -151,17 +176,29 @@ def test_diagonal_noise_shrinks_with_the_gradient():
 
 def test_new_hyperparameter_values_do_not_recompile():
     p = _problem(Loss.CE, seed=6)
-    base = dict(optimizer=Optimizer.SGD, steps=T)
-    simulate(p, Hyperparams(lr=0.1, batch_size=3, **base), paths=8, key=jax.random.key(0))
+    sgd = Optimizer.SGD
+    simulate(
+        p, Hyperparams(lr=0.1, batch_size=3, optimizer=sgd, steps=T), paths=8, key=jax.random.key(0)
+    )
     before = compile_count()
     for lr, m, b in [(0.2, 0.5, 5), (0.05, 0.9, 2), (0.3, 0.0, 7)]:
         simulate(
-            p, Hyperparams(lr=lr, momentum=m, batch_size=b, **base), paths=8, key=jax.random.key(1)
+            p,
+            Hyperparams(lr=lr, momentum=m, batch_size=b, optimizer=sgd, steps=T),
+            paths=8,
+            key=jax.random.key(1),
         )
     assert compile_count() == before
-    kw = dict(optimizer=Optimizer.SGD, steps=T, paths=8, key=jax.random.key(2))
+    k2 = jax.random.key(2)
     g1 = simulate_grid(
-        p, lrs=np.array([0.1, 0.2]), momenta=np.zeros(2), batch_sizes=np.array([3, 5]), **kw
+        p,
+        lrs=np.array([0.1, 0.2]),
+        momenta=np.zeros(2),
+        batch_sizes=np.array([3, 5]),
+        optimizer=sgd,
+        steps=T,
+        paths=8,
+        key=k2,
     )
     before = compile_count()
     g2 = simulate_grid(
@@ -169,8 +206,25 @@ def test_new_hyperparameter_values_do_not_recompile():
         lrs=np.array([0.3, 0.1]),
         momenta=np.array([0.9, 0.0]),
         batch_sizes=np.array([4, 3]),
-        **kw,
+        optimizer=sgd,
+        steps=T,
+        paths=8,
+        key=k2,
     )
     assert compile_count() == before
     # Same settings and keys give the same curves in the grid and alone.
     np.testing.assert_allclose(g2.loss[1], g1.loss[0], rtol=1e-10)
+
+
+@pytest.mark.parametrize("d", [8, 40])  # D′ ≤ N and D′ > N
+def test_class_trace_noise_factor_matches_the_kronecker_features(d):
+    """Φ of Θ₁ must give the same K as the explicit factor F = Φ ⊗ I_C."""
+    k1, k2, k3 = jax.random.split(jax.random.key(9), 3)
+    phi = jax.random.normal(k1, (N, d), jnp.float64)
+    f0 = jax.random.normal(k2, (N, C), jnp.float64)
+    labels = jax.random.randint(k3, (N,), 0, C)
+    theta = jnp.kron(phi @ phi.T, jnp.eye(C))
+    trace = Problem(theta, f0, labels, loss=Loss.CE, features=phi).noise_factor
+    full = Problem(theta, f0, labels, loss=Loss.CE, features=jnp.kron(phi, jnp.eye(C)))
+    k_ref = full.noise_factor @ full.noise_factor.T
+    np.testing.assert_allclose(trace @ trace.T, k_ref, atol=1e-10 * float(jnp.abs(k_ref).max()))

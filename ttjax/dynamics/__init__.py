@@ -5,6 +5,7 @@ any hyper-parameters (or :func:`simulate_grid` for a grid) without recompiling.
 """
 
 from ._closed_form import mse_loss_curve as mse_loss_curve
+from ._config import DEFAULT_DYNAMICS as DEFAULT_DYNAMICS
 from ._config import DynamicsConfig as DynamicsConfig
 from ._config import MomentumMode as MomentumMode
 from ._config import NoiseModel as NoiseModel
@@ -16,12 +17,14 @@ from ._schedule import ScheduleKind as ScheduleKind
 from ._simulate import GridResult as GridResult
 from ._simulate import Method as Method
 from ._simulate import Trajectories as Trajectories
+from ._simulate import check_stability as check_stability
 from ._simulate import compile_count as compile_count
 from ._simulate import simulate as simulate
 from ._simulate import simulate_grid as simulate_grid
 from ._stability import curvature as curvature
 
 __all__ = [
+    "DEFAULT_DYNAMICS",
     "DynamicsConfig",
     "GridResult",
     "Method",
@@ -33,6 +36,7 @@ __all__ = [
     "ScheduleKind",
     "TimeMode",
     "Trajectories",
+    "check_stability",
     "compile_count",
     "curvature",
     "mse_loss_curve",

@@ -106,7 +106,9 @@ class DynamicsConfig:
         if self.sde_substeps < 1:
             raise ConfigError(f"sde_substeps must be ≥ 1, got {self.sde_substeps}.")
         if not (self.rtol > 0 and self.atol > 0):
-            raise ConfigError(f"ODE tolerances must be > 0, got rtol={self.rtol}, atol={self.atol}.")
+            raise ConfigError(
+                f"ODE tolerances must be > 0, got rtol={self.rtol}, atol={self.atol}."
+            )
         if self.momentum is MomentumMode.EXACT and self.time is TimeMode.CONTINUOUS:
             raise ConfigError(
                 "exact momentum is a discrete-time model; use time=TimeMode.DISCRETE "
@@ -127,3 +129,7 @@ class DynamicsConfig:
             "mse_closed_form": self.mse_closed_form,
             "check_stability": self.check_stability,
         }
+
+
+DEFAULT_DYNAMICS = DynamicsConfig()
+"""The default configuration (a module-level singleton for argument defaults)."""

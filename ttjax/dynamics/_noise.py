@@ -76,3 +76,35 @@ def diagonal_noise_factor(
     k = a @ a.T
     lam, vec = jnp.linalg.eigh(0.5 * (k + k.T))
     return vec * jnp.sqrt(jnp.clip(lam, 0.0))[None, :]
+
+
+@functools.partial(jax.jit, static_argnames=("loss",))
+def class_trace_noise_factor(
+    features: Float[Array, "N D"],
+    f0: Float[Array, "N C"],
+    labels: Int[Array, " N"],
+    *,
+    loss: Loss,
+) -> Float[Array, "NC CR"]:
+    """The diagonal-noise factor when Θ ≈ Θ₁ ⊗ I_C and ``features`` Φ factors Θ₁.
+
+    Then F = Φ ⊗ I_C, the per-example gradients are ``G_i = φ_i ⊗ r_i`` and
+    ``K = F diag(Σ₀) Fᵀ`` is block diagonal over classes:
+    ``K[(i,c),(j,c′)] = δ_{cc′} Σ_d φ_id φ_jd Var_i(r_ic φ_id)``. Each class block is
+    factored like :func:`diagonal_noise_factor` and the factors are interleaved into the
+    example-major layout, ``A[(i, c), (c, k)] = A_c[i, k]``.
+    """
+    n, c = f0.shape
+    r = residuals(f0, labels, loss=loss)  # [N, C]
+    g = features[:, None, :] * r[:, :, None]  # [N, C, D']
+    var = jnp.clip(jnp.mean(g * g, axis=0) - jnp.mean(g, axis=0) ** 2, 0.0)  # [C, D']
+    a = features[None, :, :] * jnp.sqrt(var)[:, None, :]  # [C, N, D']
+    if features.shape[1] > n:
+        k = jnp.einsum("cid,cjd->cij", a, a)
+        lam, vec = jnp.linalg.eigh(0.5 * (k + jnp.swapaxes(k, 1, 2)))
+        a = vec * jnp.sqrt(jnp.clip(lam, 0.0))[:, None, :]  # [C, N, N]
+    rank = a.shape[2]
+    out = jnp.zeros((n, c, c, rank), a.dtype)
+    idx = jnp.arange(c)
+    out = out.at[:, idx, idx, :].set(jnp.swapaxes(a, 0, 1))  # [N, C(out), C(block), R]
+    return out.reshape(n * c, c * rank)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +18,7 @@ from jaxtyping import Array, Float, Int
 
 from .._config import Loss
 from .._errors import DataError
-from ._noise import diagonal_noise_factor, eigen_factor
+from ._noise import class_trace_noise_factor, diagonal_noise_factor, eigen_factor
 from ._stability import Curvature, curvature
 
 
@@ -30,8 +31,9 @@ class Problem:
         f0: logits of the pretrained model (fresh head) on the training set, ``[N, C]``.
         labels: integer labels in 0..C−1, ``[N]``.
         loss: the training loss.
-        features: optional factor F with F Fᵀ ≈ Θ (``[N·C, D′]``), used by the diagonal
-            noise model; without it the factor comes from Θ's eigen-decomposition.
+        features: optional factor F with F Fᵀ ≈ Θ (``[N·C, D′]``), or Φ with Φ Φᵀ ≈ Θ₁
+            (``[N, D′]``) when Θ = Θ₁ ⊗ I_C (the NTK engine's TRACE method); used by the
+            diagonal noise model. Without it the factor comes from Θ's eigen-decomposition.
 
     Arrays are cast to a floating dtype (float32 unless float64 is given and enabled).
 
@@ -72,9 +74,24 @@ class Problem:
         object.__setattr__(self, "labels", jnp.asarray(labels, jnp.int32))
         if self.features is not None:
             feats = jnp.asarray(self.features, dtype)
-            if feats.ndim != 2 or feats.shape[0] != n * c:
-                raise DataError(f"features must be [N·C, D′] with N·C = {n * c}, got {feats.shape}.")
+            if feats.ndim != 2 or feats.shape[0] not in (n, n * c):
+                raise DataError(
+                    f"features must be [N·C, D′] (N·C = {n * c}) or [N, D′] (a factor of "
+                    f"Θ₁ with Θ = Θ₁ ⊗ I_C), got {feats.shape}."
+                )
             object.__setattr__(self, "features", feats)
+
+    @classmethod
+    def from_ntk(cls, ntk: Any, labels: Any, *, loss: Loss) -> Problem:
+        """From an :class:`ttjax.ntk.NtkResult` (``theta``, ``f0``, ``features``) and labels."""
+        feats = getattr(ntk, "features", None)
+        return cls(
+            jnp.asarray(ntk.theta),
+            jnp.asarray(ntk.f0),
+            jnp.asarray(np.asarray(labels)),
+            loss=loss,
+            features=None if feats is None else jnp.asarray(feats),
+        )
 
     @property
     def n(self) -> int:
@@ -92,6 +109,8 @@ class Problem:
     @functools.cached_property
     def noise_factor(self) -> Float[Array, "NC R"]:
         """A with A Aᵀ = F diag(Σ₀) Fᵀ (the paper's diagonal noise, see :mod:`._noise`)."""
+        if self.features is not None and self.features.shape[0] == self.n and self.c > 1:
+            return class_trace_noise_factor(self.features, self.f0, self.labels, loss=self.loss)
         feats = self.features if self.features is not None else eigen_factor(self.theta)
         return diagonal_noise_factor(feats, self.f0, self.labels, loss=self.loss)
 

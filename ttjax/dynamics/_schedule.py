@@ -61,7 +61,9 @@ class Schedule:
         if not (0.0 < self.gamma and math.isfinite(self.gamma)):
             raise ConfigError(f"schedule gamma must be > 0, got {self.gamma}.")
         if not 0.0 <= self.final_fraction <= 1.0:
-            raise ConfigError(f"cosine final_fraction must be in [0, 1], got {self.final_fraction}.")
+            raise ConfigError(
+                f"cosine final_fraction must be in [0, 1], got {self.final_fraction}."
+            )
 
     def factor(self, t: Float[Array, "*T"], *, total_steps: int) -> Float[Array, "*T"]:
         """s(t), elementwise."""

@@ -26,7 +26,7 @@ from .. import losses
 from .._config import Hyperparams, Loss, Optimizer
 from .._errors import ConfigError, StabilityError
 from ._closed_form import mse_outputs
-from ._config import DynamicsConfig, MomentumMode, NoiseModel, TimeMode
+from ._config import DEFAULT_DYNAMICS, DynamicsConfig, MomentumMode, NoiseModel, TimeMode
 from ._ode import solve_gd_ode
 from ._problem import Problem
 from ._scan import Knobs, scan_path
@@ -118,7 +118,8 @@ _solve_grid = jax.jit(jax.vmap(_solve, in_axes=(None, 0, None, None)), static_ar
 
 def compile_count() -> int:
     """How many solves have been compiled so far (single + grid); for tests/benchmarks."""
-    return int(_solve_one._cache_size() + _solve_grid._cache_size())
+    sizes = (getattr(f, "_cache_size")() for f in (_solve_one, _solve_grid))  # noqa: B009
+    return int(sum(sizes))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,7 +183,7 @@ def simulate(
     problem: Problem,
     hparams: Hyperparams,
     *,
-    config: DynamicsConfig = DynamicsConfig(),
+    config: DynamicsConfig = DEFAULT_DYNAMICS,
     paths: int = 1,
     key: Array | None = None,
 ) -> Trajectories:
@@ -227,14 +228,7 @@ def simulate(
     if paths < 1:
         raise ConfigError(f"paths must be ≥ 1, got {paths}.")
     curv = problem.curvature
-    limit = _stable_lr(problem, hparams.momentum, config)
-    if config.check_stability and hparams.lr >= limit:
-        raise StabilityError(
-            f"lr={hparams.lr:g} (momentum {hparams.momentum:g}) is past the stability limit of "
-            f"the linearised model: η̃·λ_max(ΘH) = "
-            f"{hparams.lr / limit * 2:.3g} ≥ 2 (λ_max(Θ) = {float(curv.lambda_max):.4g}), so "
-            f"(S)GD would diverge. Use --lr < {limit:.4g}."
-        )
+    limit = check_stability(problem, hparams, config=config)
     method = choose_method(loss=hparams.loss, stochastic=stochastic, config=config)
     arrays = _prepare(problem, stochastic=stochastic, method=method, config=config)
     static = _Static(
@@ -250,6 +244,24 @@ def simulate(
         curvature=float(curv.curvature),
         max_stable_lr=limit,
     )
+
+
+def check_stability(
+    problem: Problem, hparams: Hyperparams, *, config: DynamicsConfig = DEFAULT_DYNAMICS
+) -> float:
+    """The largest stable lr; raises ``StabilityError`` if ``hparams.lr`` is past it.
+
+    (Nothing is raised when ``config.check_stability`` is False.)
+    """
+    limit = _stable_lr(problem, hparams.momentum, config)
+    if config.check_stability and hparams.lr >= limit:
+        lam = float(problem.curvature.lambda_max)
+        raise StabilityError(
+            f"lr={hparams.lr:g} (momentum {hparams.momentum:g}) is past the stability limit of "
+            f"the linearised model: η̃·λ_max(ΘH) = {hparams.lr / limit * 2:.3g} ≥ 2 "
+            f"(λ_max(Θ) = {lam:.4g}), so (S)GD would diverge. Use --lr < {limit:.4g}."
+        )
+    return limit
 
 
 class GridResult(NamedTuple):
@@ -270,7 +282,7 @@ def simulate_grid(
     momenta: Float[np.ndarray, " G"],
     batch_sizes: Float[np.ndarray, " G"],
     steps: int,
-    config: DynamicsConfig = DynamicsConfig(),
+    config: DynamicsConfig = DEFAULT_DYNAMICS,
     paths: int = 1,
     key: Array,
 ) -> GridResult:
@@ -313,4 +325,12 @@ def simulate_grid(
     )
 
 
-__all__ = ["GridResult", "Method", "Trajectories", "compile_count", "simulate", "simulate_grid"]
+__all__ = [
+    "GridResult",
+    "Method",
+    "Trajectories",
+    "check_stability",
+    "compile_count",
+    "simulate",
+    "simulate_grid",
+]

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Float
 
 from .._config import Loss
 
@@ -60,9 +60,9 @@ def curvature(
 ) -> Curvature:
     """λ_max(Θ) and λ_max(Θ H(f0)) by power iteration (``iters`` Θ-products each).
 
-    For Θ H the iteration runs on the symmetric H^{1/2} Θ H^{1/2} through
-    ``v ↦ H Θ``-products: for the non-symmetric Θ H the Rayleigh quotient in the
-    H-weighted inner product is used, ``⟨v, HΘHv⟩ / ⟨v, Hv⟩``.
+    For Θ H (not symmetric, but similar to the PSD H^{1/2} Θ H^{1/2}, so its top
+    eigenvalue is real and dominant) the iteration converges to the top eigenvector u,
+    and ``λ = ⟨Hu, ΘHu⟩ / ⟨Hu, u⟩`` (exact when ΘHu = λu).
 
     Example:
         >>> import jax.numpy as jnp

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from flax.linen.dtypes import promote_dtype
 from jax import lax
 from jaxtyping import Array, Float
 
@@ -186,7 +187,7 @@ class Conv(nn.Module):
         cin = x.shape[-1]
         kshape = (*self.kernel_size, cin // self.feature_group_count, self.features)
         kernel = self.param("kernel", self.kernel_init, kshape, jnp.float32)
-        x, kernel = nn.dtypes.promote_dtype(x, kernel)
+        x, kernel = promote_dtype(x, kernel)
         y = conv2d(
             x,
             kernel,

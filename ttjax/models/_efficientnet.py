@@ -60,8 +60,13 @@ class MBConv(nn.Module):
             y = conv(cin * self.expand, (1, 1), name="expand_conv")(y)
             y = nn.relu6(_bn(train, "bn0")(y))
         ch = y.shape[-1]
-        y = conv(ch, (self.kernel, self.kernel), strides=(self.strides, self.strides),
-                 feature_group_count=ch, name="depthwise_conv")(y)  # fmt: skip
+        y = conv(
+            ch,
+            (self.kernel, self.kernel),
+            strides=(self.strides, self.strides),
+            feature_group_count=ch,
+            name="depthwise_conv",
+        )(y)
         y = nn.relu6(_bn(train, "bn1")(y))
         y = conv(self.features, (1, 1), name="project_conv")(y)
         y = _bn(train, "bn2")(y)
@@ -86,17 +91,31 @@ class EfficientNetLite0(nn.Module):
 
     @nn.compact
     def __call__(self, x: Float[Array, "B S S 3"], train: bool = False) -> Float[Array, "B C"]:
-        x = Conv(32, (3, 3), strides=(2, 2), padding="SAME", use_bias=False,
-                 impl=self.conv_impl, name="conv_stem")(x)  # fmt: skip
+        x = Conv(
+            32,
+            (3, 3),
+            strides=(2, 2),
+            padding="SAME",
+            use_bias=False,
+            impl=self.conv_impl,
+            name="conv_stem",
+        )(x)
         x = nn.relu6(_bn(train, "bn0")(x))
         i = 0
         for kernel, stride, expand, features, repeats in LITE0_STAGES:
             for r in range(repeats):
-                x = MBConv(features, kernel, stride if r == 0 else 1, expand,
-                           conv_impl=self.conv_impl, name=f"blocks_{i}")(x, train)  # fmt: skip
+                x = MBConv(
+                    features,
+                    kernel,
+                    stride if r == 0 else 1,
+                    expand,
+                    conv_impl=self.conv_impl,
+                    name=f"blocks_{i}",
+                )(x, train)
                 i += 1
-        x = Conv(1280, (1, 1), padding="SAME", use_bias=False, impl=self.conv_impl,
-                 name="conv_head")(x)  # fmt: skip
+        x = Conv(
+            1280, (1, 1), padding="SAME", use_bias=False, impl=self.conv_impl, name="conv_head"
+        )(x)
         x = nn.relu6(_bn(train, "bn1")(x))
         x = jnp.mean(x, axis=(1, 2))
         return nn.Dense(self.num_classes, name="head")(x)

@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 import flax.linen as nn
 import jax
@@ -30,17 +29,22 @@ class _Spec:
     min_size: int  # smallest input the network accepts
 
 
+HEAD_SALT = 0x4EAD  # the head is initialised from fold_in(key, HEAD_SALT)
+
 _SPECS: dict[str, _Spec] = {
     "tiny": _Spec(TinyCNN, unit_normalize, "none", 1),
     "small_cnn": _Spec(SmallCNN, unit_normalize, "none", 4),
     "resnet18": _Spec(ResNet18, imagenet_normalize, "resnet", 32),
     "resnet34": _Spec(ResNet34, imagenet_normalize, "resnet", 32),
-    "resnet18_cifar": _Spec(functools.partial(ResNet18, stem=Stem.CIFAR), imagenet_normalize,
-                            "resnet", 8),  # fmt: skip
-    "resnet34_cifar": _Spec(functools.partial(ResNet34, stem=Stem.CIFAR), imagenet_normalize,
-                            "resnet", 8),  # fmt: skip
-    "efficientnet_lite0": _Spec(EfficientNetLite0, efficientnet_lite_normalize,
-                                "efficientnet_lite0", 32),  # fmt: skip
+    "resnet18_cifar": _Spec(
+        functools.partial(ResNet18, stem=Stem.CIFAR), imagenet_normalize, "resnet", 8
+    ),
+    "resnet34_cifar": _Spec(
+        functools.partial(ResNet34, stem=Stem.CIFAR), imagenet_normalize, "resnet", 8
+    ),
+    "efficientnet_lite0": _Spec(
+        EfficientNetLite0, efficientnet_lite_normalize, "efficientnet_lite0", 32
+    ),
 }
 
 
@@ -60,6 +64,14 @@ def _load_backbone(name: str, family: str, weights: str | os.PathLike[str]) -> t
     return load_pretrained_variables(model_name=name, family=family, weights=weights)
 
 
+def _fresh_head(abstract: PyTree, key: PRNGKey) -> PyTree:
+    """``nn.Dense`` init of the head from ``fold_in(key, HEAD_SALT)``: LeCun-normal kernel
+    ``[d, C]`` (std ``1/sqrt(d)``), zero bias."""
+    d, c = abstract["params"]["head"]["kernel"].shape
+    head = nn.Dense(c).init(jax.random.fold_in(key, HEAD_SALT), jnp.zeros((1, d), jnp.float32))
+    return head["params"]
+
+
 def create_model(
     name: str,
     *,
@@ -71,11 +83,12 @@ def create_model(
 ) -> Model:
     """Build a network with a fresh ``num_classes``-way head and frozen BatchNorm.
 
-    The whole network is initialised from ``key`` with flax's defaults (conv/dense
-    kernels LeCun-normal, biases zero, BN scale 1 / bias 0 / mean 0 / var 1); then,
-    unless ``weights is None``, every variable except the head is replaced by the
-    pretrained one. The head (``params["head"]``: kernel ``[d, C]`` LeCun-normal from
-    ``key``, bias zero) is always fresh.
+    With ``weights=None`` the backbone is initialised from ``key`` with flax's defaults
+    (conv/dense kernels LeCun-normal, biases zero, BN scale 1 / bias 0 / mean 0 /
+    var 1); otherwise every backbone variable comes from the pretrained file. The head
+    (``params["head"]``: kernel ``[d, C]`` LeCun-normal with std ``1/sqrt(d)``, bias
+    zero, drawn from ``jax.random.fold_in(key, HEAD_SALT)``) is always fresh, and is
+    the same for a given ``key`` whatever the weights.
 
     The returned ``apply_fn(params, x)`` computes the logits with BatchNorm in
     inference mode, ``bn(z) = γ (z − μ) / sqrt(σ² + eps) + β`` with the running
@@ -106,9 +119,7 @@ def create_model(
         (2, 3)
     """
     if name not in _SPECS:
-        raise ConfigError(
-            f"unknown model {name!r}; choose one of {', '.join(available_models())}."
-        )
+        raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(available_models())}.")
     spec = _SPECS[name]
     if not (isinstance(num_classes, int) and num_classes >= 1):
         raise ConfigError(f"num_classes must be a positive integer, got {num_classes!r}.")
@@ -119,15 +130,17 @@ def create_model(
         )
     impl = resolve_conv_impl(conv_impl)
     module = spec.make(num_classes=num_classes, conv_impl=impl)
-    dummy = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
-    variables = jax.jit(module.init)(key, dummy)
-    variables = {k: v for k, v in variables.items()}
+    dummy = jax.ShapeDtypeStruct((1, image_size, image_size, 3), jnp.float32)
+    abstract = jax.eval_shape(module.init, key, dummy)  # shapes only: no compile
     description = "random"
-    if weights is not None:
+    if weights is None:
+        variables = dict(jax.jit(module.init)(key, jnp.zeros(dummy.shape, dummy.dtype)))
+    else:
         from ..weights._merge import merge_backbone
 
         loaded, description = _load_backbone(name, spec.family, weights)
-        variables = merge_backbone(variables, loaded, source=description)
+        variables = merge_backbone(dict(abstract), loaded, source=description)
+    variables["params"] = {**variables["params"], "head": _fresh_head(abstract, key)}
     params = variables["params"]
     batch_stats = variables.get("batch_stats", {})
 
@@ -145,5 +158,3 @@ def create_model(
         module=module,
         batch_stats=batch_stats,
     )
-
-

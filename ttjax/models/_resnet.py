@@ -52,8 +52,9 @@ class BasicBlock(nn.Module):
         y = conv(self.features, (3, 3), padding=((1, 1), (1, 1)), name="conv2")(y)
         y = _bn(train, "bn2")(y)
         if self.strides != 1 or x.shape[-1] != self.features:
-            x = conv(self.features, (1, 1), strides=s, padding=((0, 0), (0, 0)),
-                     name="downsample_conv")(x)  # fmt: skip
+            x = conv(
+                self.features, (1, 1), strides=s, padding=((0, 0), (0, 0)), name="downsample_conv"
+            )(x)
             x = _bn(train, "downsample_bn")(x)
         return nn.relu(y + x)
 
@@ -85,13 +86,26 @@ class ResNet(nn.Module):
     @nn.compact
     def __call__(self, x: Float[Array, "B S S 3"], train: bool = False) -> Float[Array, "B C"]:
         if self.stem is Stem.IMAGENET:
-            x = Conv(self.width, (7, 7), strides=(2, 2), padding=((3, 3), (3, 3)),
-                     use_bias=False, impl=self.conv_impl, name="conv1")(x)  # fmt: skip
+            x = Conv(
+                self.width,
+                (7, 7),
+                strides=(2, 2),
+                padding=((3, 3), (3, 3)),
+                use_bias=False,
+                impl=self.conv_impl,
+                name="conv1",
+            )(x)
             x = nn.relu(_bn(train, "bn1")(x))
-            x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+            x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))  # pyright: ignore[reportArgumentType]
         else:
-            x = Conv(self.width, (3, 3), padding=((1, 1), (1, 1)), use_bias=False,
-                     impl=self.conv_impl, name="conv1")(x)  # fmt: skip
+            x = Conv(
+                self.width,
+                (3, 3),
+                padding=((1, 1), (1, 1)),
+                use_bias=False,
+                impl=self.conv_impl,
+                name="conv1",
+            )(x)
             x = nn.relu(_bn(train, "bn1")(x))
         for i, n_blocks in enumerate(self.stage_sizes):
             for j in range(n_blocks):

@@ -39,14 +39,17 @@ class TinyCNN(nn.Module):
         def bn(name: str) -> nn.BatchNorm:
             return nn.BatchNorm(use_running_average=not train, momentum=0.9, name=name)
 
-        x = Conv(self.width, (3, 3), padding=_PAD1, use_bias=False, impl=self.conv_impl,
-                 name="conv_init")(x)  # fmt: skip
+        x = Conv(
+            self.width, (3, 3), padding=_PAD1, use_bias=False, impl=self.conv_impl, name="conv_init"
+        )(x)
         x = nn.relu(bn("bn_init")(x))
-        r = Conv(self.width, (3, 3), padding=_PAD1, use_bias=False, impl=self.conv_impl,
-                 name="conv1")(x)  # fmt: skip
+        r = Conv(
+            self.width, (3, 3), padding=_PAD1, use_bias=False, impl=self.conv_impl, name="conv1"
+        )(x)
         r = nn.relu(bn("bn1")(r))
-        r = Conv(self.width, (3, 3), padding=_PAD1, use_bias=False, impl=self.conv_impl,
-                 name="conv2")(r)  # fmt: skip
+        r = Conv(
+            self.width, (3, 3), padding=_PAD1, use_bias=False, impl=self.conv_impl, name="conv2"
+        )(r)
         x = nn.relu(x + bn("bn2")(r))
         x = jnp.mean(x, axis=(1, 2))
         return nn.Dense(self.num_classes, name="head")(x)
@@ -76,10 +79,15 @@ class SmallCNN(nn.Module):
             if i > 0:
                 x = nn.max_pool(x, (2, 2), strides=(2, 2))
             for j, width in enumerate(stage):
-                x = Conv(width, (3, 3), padding=_PAD1, use_bias=False, impl=self.conv_impl,
-                         name=f"conv{i}_{j}")(x)  # fmt: skip
-                x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                                 name=f"bn{i}_{j}")(x)  # fmt: skip
+                x = Conv(
+                    width,
+                    (3, 3),
+                    padding=_PAD1,
+                    use_bias=False,
+                    impl=self.conv_impl,
+                    name=f"conv{i}_{j}",
+                )(x)
+                x = nn.BatchNorm(use_running_average=not train, momentum=0.9, name=f"bn{i}_{j}")(x)
                 x = nn.relu(x)
         x = jnp.mean(x, axis=(1, 2))
         return nn.Dense(self.num_classes, name="head")(x)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 from .._errors import TTJaxError
 from .._types import PyTree
 from ._compute import compute_ntk
-from ._config import NtkConfig, NtkMethod, NtkResult
+from ._config import DEFAULT_CONFIG, NtkConfig, NtkMethod, NtkResult
 
 _ARRAYS = ("theta", "f0", "features", "theta_per_class")
 
@@ -98,7 +99,7 @@ def load_ntk(path: str | os.PathLike) -> NtkResult:
         with np.load(path, allow_pickle=False) as z:
             header = json.loads(str(z["header"]))
             arrays = {k: np.array(z[k]) for k in header["sha256"]}
-    except (OSError, ValueError, KeyError, EOFError) as err:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise NtkCacheError(
             f"cached Θ file {path} is unreadable ({err}); delete it to recompute."
         ) from err
@@ -122,7 +123,7 @@ def cached_ntk(
     x: np.ndarray | jax.Array,
     *,
     model_name: str,
-    config: NtkConfig = NtkConfig(),
+    config: NtkConfig = DEFAULT_CONFIG,
     key: jax.Array,
     cache_dir: str | os.PathLike,
 ) -> NtkResult:

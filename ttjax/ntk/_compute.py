@@ -20,8 +20,15 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from .._errors import ConfigError, DataError
 from .._types import PyTree
-from ._config import AccumDtype, NtkConfig, NtkMethod, NtkResult
-from ._features import Reduction, StepSpec, block_step, raw_dim, sketch_tables
+from ._config import DEFAULT_CONFIG, AccumDtype, NtkConfig, NtkMethod, NtkResult
+from ._features import (
+    Reduction,
+    StepSpec,
+    block_step,
+    raw_dim,
+    sharded_block_step,
+    sketch_tables,
+)
 from ._memory import default_budget_bytes, max_group_params, plan_blocks
 from ._params import group_leaves, make_layout, module_of
 
@@ -76,7 +83,7 @@ def compute_ntk(
     params: PyTree,
     x: jax.Array | np.ndarray,
     *,
-    config: NtkConfig = NtkConfig(),
+    config: NtkConfig = DEFAULT_CONFIG,
     key: jax.Array,
 ) -> NtkResult:
     """Empirical NTK Θ = J Jᵀ of ``apply_fn`` at ``params`` on the examples ``x``.
@@ -113,7 +120,7 @@ def compute_ntk(
     layout = make_layout(params, config.param_filter)
     leaves = jax.tree_util.tree_leaves(params)
     dtype = np.dtype(config.compute_dtype)
-    if dtype == np.float64 and not jax.config.jax_enable_x64:
+    if dtype == np.float64 and not jax.config.read("jax_enable_x64"):
         raise ConfigError("compute_dtype=float64 needs jax.config.update('jax_enable_x64', True).")
     wide = config.accum_dtype is AccumDtype.FLOAT64 or dtype == np.float64
     accum = np.float64 if wide else np.float32
@@ -135,6 +142,7 @@ def compute_ntk(
         max_group = config.param_block or max_group_params(
             n=n,
             rows=rows,
+            d_all=sum(layout.sizes),
             itemsize=dtype.itemsize,
             theta_side=theta_side,
             accum_itemsize=np.dtype(accum).itemsize,
@@ -157,7 +165,8 @@ def compute_ntk(
     peak = 0
     blocks_used = []
     for gi, group in enumerate(groups):
-        d = raw_dim(layout, group) if reduction == Reduction.RAW else int(config.projection_dim)
+        dim_cfg = int(config.projection_dim or 0)
+        d = raw_dim(layout, group) if reduction == Reduction.RAW else dim_cfg
         chunk = min(config.projection_chunk, max(layout.sizes[i] for i in group))
         proj_bytes = chunk * d * dtype.itemsize * 3 if reduction in ("gaussian", "sparse") else 0
         plan = plan_blocks(
@@ -198,10 +207,16 @@ def compute_ntk(
                     xb = jnp.concatenate([xb, jnp.zeros((big - (hi - lo), *x.shape[1:]), x.dtype)])
                 if n_dev > 1:
                     xb = jax.device_put(xb, x_sharding)
-                fb, outb, sqb = block_step(
-                    chosen, others, xb, cot, k_feat, tables,
-                    apply_fn=apply_fn, layout=layout, spec=spec,
-                )  # fmt: skip
+                if n_dev > 1:
+                    fb, outb, sqb = sharded_block_step(
+                        chosen, others, xb, cot, k_feat, tables,
+                        apply_fn=apply_fn, layout=layout, spec=spec, mesh=mesh,
+                    )  # fmt: skip
+                else:
+                    fb, outb, sqb = block_step(
+                        chosen, others, xb, cot, k_feat, tables,
+                        apply_fn=apply_fn, layout=layout, spec=spec,
+                    )  # fmt: skip
                 feats_all[lo:hi] = np.asarray(fb)[: hi - lo]
                 if gi == 0:
                     f0[lo:hi] = np.asarray(outb)[: hi - lo]

@@ -131,7 +131,9 @@ class NtkConfig:
         if self.projection_chunk < 1:
             raise ConfigError(f"projection_chunk must be ≥ 1, got {self.projection_chunk}.")
         if np.dtype(self.compute_dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise ConfigError(f"compute_dtype must be float32 or float64, got {self.compute_dtype}.")
+            raise ConfigError(
+                f"compute_dtype must be float32 or float64, got {self.compute_dtype}."
+            )
 
     def cache_key(self) -> dict[str, object]:
         """The options that change Θ's value (for :mod:`ttjax.ntk` caching)."""
@@ -144,6 +146,9 @@ class NtkConfig:
             "compute_dtype": np.dtype(self.compute_dtype).name,
             "accum_dtype": self.accum_dtype.value,
         }
+
+
+DEFAULT_CONFIG = NtkConfig()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

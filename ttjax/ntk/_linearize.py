@@ -69,7 +69,9 @@ class LinearizedModel:
         return f0, jvp
 
 
-def linearize(apply_fn: Callable[[PyTree, jax.Array], jax.Array], params: PyTree) -> LinearizedModel:
+def linearize(
+    apply_fn: Callable[[PyTree, jax.Array], jax.Array], params: PyTree
+) -> LinearizedModel:
     """The linearisation of ``apply_fn`` at ``params`` (as neural-tangents' ``linearize``).
 
     Args:

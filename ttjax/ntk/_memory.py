@@ -53,7 +53,10 @@ class Plan:
 
 
 def _gib(x: float) -> str:
-    return f"{x / 2**30:.2f} GiB"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if x >= scale:
+            return f"{x / scale:.2f} {unit}"
+    return f"{int(x)} B"
 
 
 def plan_blocks(
@@ -105,8 +108,16 @@ def plan_blocks(
 
 
 def max_group_params(
-    *, n: int, rows: int, itemsize: int, theta_side: int, accum_itemsize: int, budget: int
+    *,
+    n: int,
+    rows: int,
+    d_all: int,
+    itemsize: int,
+    theta_side: int,
+    accum_itemsize: int,
+    budget: int,
 ) -> int:
-    """Largest parameter group for ``EXACT`` whose raw features fit half the budget."""
-    room = budget // 2 - 2 * theta_side**2 * accum_itemsize
-    return max(1, room // (2 * n * rows * itemsize + 3 * rows * itemsize * 8))
+    """Largest parameter group for ``EXACT`` whose features and one example fit the budget
+    (the :func:`plan_blocks` estimate solved for D_g with d = D_g and B = 1)."""
+    room = budget - 2 * d_all * 4 - 2 * theta_side**2 * accum_itemsize
+    return max(1, room // (8 + 2 * n * rows * itemsize + 4 * rows * itemsize))

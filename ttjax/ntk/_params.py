@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import numpy as np
@@ -38,7 +39,7 @@ class ParamLayout:
         sizes: number of elements of every leaf.
     """
 
-    treedef: jax.tree_util.PyTreeDef
+    treedef: Any  # jax.tree_util.PyTreeDef
     paths: tuple[str, ...]
     selected: tuple[int, ...]
     sizes: tuple[int, ...]

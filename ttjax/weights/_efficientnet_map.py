@@ -36,8 +36,10 @@ def efficientnet_lite0_table() -> list[Row]:
         for _ in range(repeats):
             t, f = f"_blocks.{i}", f"blocks_{i}"
             if expand != 1:
-                rows += [(f"{t}._expand_conv", f"{f}/expand_conv", Kind.CONV),
-                         (f"{t}._bn0", f"{f}/bn0", Kind.BN)]  # fmt: skip
+                rows += [
+                    (f"{t}._expand_conv", f"{f}/expand_conv", Kind.CONV),
+                    (f"{t}._bn0", f"{f}/bn0", Kind.BN),
+                ]
             rows += [
                 (f"{t}._depthwise_conv", f"{f}/depthwise_conv", Kind.CONV),
                 (f"{t}._bn1", f"{f}/bn1", Kind.BN),
@@ -45,6 +47,9 @@ def efficientnet_lite0_table() -> list[Row]:
                 (f"{t}._bn2", f"{f}/bn2", Kind.BN),
             ]
             i += 1
-    rows += [("_conv_head", "conv_head", Kind.CONV), ("_bn1", "bn1", Kind.BN),
-             ("_fc", "head", Kind.DROP)]  # fmt: skip
+    rows += [
+        ("_conv_head", "conv_head", Kind.CONV),
+        ("_bn1", "bn1", Kind.BN),
+        ("_fc", "head", Kind.DROP),
+    ]
     return rows

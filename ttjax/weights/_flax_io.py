@@ -103,9 +103,13 @@ def load_flax_variables(path: str | os.PathLike[str]) -> dict[str, Any]:
         else:
             tree = flax.serialization.msgpack_restore(path.read_bytes())
     except Exception as e:  # corrupt zip / msgpack / pickled object arrays
-        raise WeightsError(f"cannot read flax variables from {path} ({e}); re-save it with "
-                           "ttjax.weights.save_flax_variables.") from e  # fmt: skip
+        raise WeightsError(
+            f"cannot read flax variables from {path} ({e}); re-save it with "
+            "ttjax.weights.save_flax_variables."
+        ) from e
     if not isinstance(tree, dict) or "params" not in tree:
-        raise WeightsError(f"{path} has no 'params' collection; save {{'params': ..., "
-                           "'batch_stats': ...}} with ttjax.weights.save_flax_variables.")  # fmt: skip
+        raise WeightsError(
+            f"{path} has no 'params' collection; save {{'params': ..., "
+            "'batch_stats': ...}} with ttjax.weights.save_flax_variables."
+        )
     return {k: v for k, v in tree.items()}

@@ -60,6 +60,8 @@ def merge_backbone(
 
     def pick(path: Any, leaf: Any) -> Any:
         key = "/".join(str(getattr(k, "key", k)) for k in path)
+        if key.startswith(f"params/{HEAD}/"):
+            return leaf  # replaced by a fresh head by the caller
         if key in have:
             value = np.asarray(have[key])
             if not np.all(np.isfinite(value)):

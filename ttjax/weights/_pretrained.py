@@ -75,5 +75,6 @@ def load_pretrained_variables(
     path = Path(weights)
     if path.suffix in FLAX_SUFFIXES:
         return load_flax_variables(path), str(path)
+    table = _table(model_name, family)  # fails early for models without a torch layout
     sd = load_torch_checkpoint(path)
-    return torch_to_flax(_unwrap(sd), _table(model_name, family), source=str(path)), str(path)
+    return torch_to_flax(_unwrap(sd), table, source=str(path)), str(path)

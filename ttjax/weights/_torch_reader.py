@@ -65,8 +65,9 @@ class _StorageType:
 class _Tensor:
     """A rebuilt tensor before the storages are read (legacy format reads them last)."""
 
-    def __init__(self, storage: _Storage, offset: int, size: tuple[int, ...],
-                 stride: tuple[int, ...]) -> None:  # fmt: skip
+    def __init__(
+        self, storage: _Storage, offset: int, size: tuple[int, ...], stride: tuple[int, ...]
+    ) -> None:
         self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
 
     def to_numpy(self) -> np.ndarray:
@@ -88,7 +89,7 @@ class _Tensor:
             strides=tuple(s * data.itemsize for s in self.stride),
             writeable=False,
         )
-        out = np.array(view)  # contiguous copy
+        out = np.array(view, order="C")  # C-contiguous copy that owns its data
         if out.dtype == ml_dtypes.bfloat16:
             out = out.astype(np.float32)
         return out
@@ -106,8 +107,10 @@ class _Storage:
     def set_bytes(self, raw: bytes, what: str) -> None:
         need = self.numel * self.dtype.itemsize
         if len(raw) != need:
-            raise WeightsError(f"storage {what} has {len(raw)} bytes, expected {need}; "
-                               "the checkpoint is truncated or corrupt.")  # fmt: skip
+            raise WeightsError(
+                f"storage {what} has {len(raw)} bytes, expected {need}; "
+                "the checkpoint is truncated or corrupt."
+            )
         self.data = np.frombuffer(raw, dtype=self.dtype)
 
     def array(self) -> np.ndarray:
@@ -119,13 +122,15 @@ class _Storage:
         return self.data
 
 
-def _rebuild_tensor_v2(storage: Any, storage_offset: Any, size: Any, stride: Any,
-                       *_args: Any) -> _Tensor:  # fmt: skip
+def _rebuild_tensor_v2(
+    storage: Any, storage_offset: Any, size: Any, stride: Any, *_args: Any
+) -> _Tensor:
     if not isinstance(storage, _Storage):
         raise WeightsError("a tensor is not backed by a storage; unsupported checkpoint.")
     try:
-        return _Tensor(storage, int(storage_offset), tuple(int(s) for s in size),
-                       tuple(int(s) for s in stride))  # fmt: skip
+        return _Tensor(
+            storage, int(storage_offset), tuple(int(s) for s in size), tuple(int(s) for s in stride)
+        )
     except (TypeError, ValueError) as e:
         raise WeightsError(f"malformed tensor record in the checkpoint ({e}).") from e
 
@@ -168,14 +173,17 @@ def _pickle_load(f: BinaryIO, persistent: Any = None) -> Any:
     except WeightsError:
         raise
     except Exception as e:  # EOFError, UnpicklingError, struct errors, ...
-        raise WeightsError(f"cannot unpickle the checkpoint ({type(e).__name__}: {e}); the "
-                           "file is truncated or not a torch checkpoint.") from e  # fmt: skip
+        raise WeightsError(
+            f"cannot unpickle the checkpoint ({type(e).__name__}: {e}); the "
+            "file is truncated or not a torch checkpoint."
+        ) from e
 
 
 def _storage_type(obj: Any) -> _StorageType:
     if not isinstance(obj, _StorageType):
-        raise WeightsError(f"unsupported storage type {obj!r} (supported: "
-                           f"{', '.join(_STORAGE_DTYPES)}).")  # fmt: skip
+        raise WeightsError(
+            f"unsupported storage type {obj!r} (supported: {', '.join(_STORAGE_DTYPES)})."
+        )
     return obj
 
 
@@ -184,8 +192,10 @@ def _load_zip(path: Path) -> Any:
         names = zf.namelist()
         pkl = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
         if len(pkl) != 1:
-            raise WeightsError(f"{path} is a zip file without a single '<name>/data.pkl'; "
-                               "it is not a torch checkpoint.")  # fmt: skip
+            raise WeightsError(
+                f"{path} is a zip file without a single '<name>/data.pkl'; "
+                "it is not a torch checkpoint."
+            )
         prefix = pkl[0][: -len("data.pkl")]
         if f"{prefix}byteorder" in names and zf.read(f"{prefix}byteorder") != b"little":
             raise WeightsError(f"{path} was written on a big-endian machine; unsupported.")
@@ -209,8 +219,9 @@ def _load_zip(path: Path) -> Any:
 
 def _load_legacy(f: BinaryIO, path: Path) -> Any:
     if _pickle_load(f) != LEGACY_MAGIC:
-        raise WeightsError(f"{path} is neither a zip nor a legacy torch checkpoint "
-                           "(bad magic number).")  # fmt: skip
+        raise WeightsError(
+            f"{path} is neither a zip nor a legacy torch checkpoint (bad magic number)."
+        )
     if _pickle_load(f) != LEGACY_PROTOCOL:
         raise WeightsError(f"{path}: unsupported legacy protocol version.")
     sys_info = _pickle_load(f)
@@ -295,8 +306,10 @@ def load_torch_checkpoint(path: str | os.PathLike[str]) -> dict[str, np.ndarray]
     except WeightsError:
         raise
     except (zipfile.BadZipFile, OSError, ValueError, TypeError, KeyError) as e:
-        raise WeightsError(f"cannot read torch checkpoint {path} ({type(e).__name__}: {e}); "
-                           "the file is corrupt: delete it and download it again.") from e  # fmt: skip
+        raise WeightsError(
+            f"cannot read torch checkpoint {path} ({type(e).__name__}: {e}); "
+            "the file is corrupt: delete it and download it again."
+        ) from e
     if not out:
         raise WeightsError(f"{path} holds no tensors.")
     return out

@@ -1,0 +1,211 @@
+"""``ttjax predict``: predict the curves and Tε without training; table, JSON, PNG.
+
+Same task flags as ``ttjax finetune`` (so the two run on the same problem), plus the
+Monte-Carlo paths, the Θ method and the dynamics model. With no flags it predicts the
+embedded default (EfficientNet-Lite0, ImageNet weights, the ``sample`` task).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from .._errors import ConfigError, DataError
+from ._task_flags import add_task_flags, resolve_task
+
+DEFAULT_PATHS = 128
+
+
+def add_dynamics_flags(parser: argparse.ArgumentParser) -> None:
+    """Θ-method and dynamics flags shared by ``predict`` and ``sweep``."""
+    from ..dynamics import MomentumMode, NoiseModel, TimeMode
+    from ..ntk import NtkMethod
+
+    g = parser.add_argument_group("prediction")
+    g.add_argument(
+        "--paths",
+        type=int,
+        default=DEFAULT_PATHS,
+        help="M Monte-Carlo paths for SGD (default: %(default)s)",
+    )
+    g.add_argument("--ntk-method", choices=[m.value for m in NtkMethod], default="trace",
+                   help="how Θ is built (default: %(default)s; ttjax.ntk.NtkMethod)")  # fmt: skip
+    g.add_argument("--projection-dim", type=int, default=None,
+                   help="D′ sketch/projection size (default: the engine's)")  # fmt: skip
+    g.add_argument("--noise-model", choices=[m.value for m in NoiseModel], default="diagonal",
+                   help="SGD noise model (default: %(default)s: the paper's)")  # fmt: skip
+    g.add_argument(
+        "--time",
+        choices=[m.value for m in TimeMode],
+        default="discrete",
+        help="discrete map or continuous ODE/SDE (default: %(default)s)",
+    )
+    g.add_argument("--momentum-model", choices=[m.value for m in MomentumMode],
+                   default="effective_lr",
+                   help="η/(1−m) or exact heavy ball (default: %(default)s)")  # fmt: skip
+    g.add_argument("--criterion", choices=["loss", "error"], default="loss",
+                   help="Tε from the loss or the error curve (default: %(default)s)")  # fmt: skip
+
+
+def resolve_dynamics_flags(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(NtkConfig, DynamicsConfig) from the flags."""
+    from ..dynamics import DynamicsConfig, MomentumMode, NoiseModel, TimeMode
+    from ..ntk import NtkConfig, NtkMethod
+
+    if args.paths < 1:
+        raise ConfigError(f"--paths must be ≥ 1, got {args.paths}.")
+    kw: dict[str, Any] = {"method": NtkMethod(args.ntk_method)}
+    if args.projection_dim is not None:
+        kw["projection_dim"] = args.projection_dim
+    dyn = DynamicsConfig(
+        time=TimeMode(args.time),
+        noise_model=NoiseModel(args.noise_model),
+        momentum=MomentumMode(args.momentum_model),
+    )
+    return NtkConfig(**kw), dyn
+
+
+# Defaults of the embedded no-flag prediction that differ from the shared task defaults,
+# so that it finishes in < 2 min on a 2-core CPU (first run, compile included): 32×32
+# inputs (Θ build and the real step are ~4× cheaper than at 64×64), and a learning rate
+# inside the linearised model's stability limit for EfficientNet-Lite0 on `sample`.
+PREDICT_DEFAULTS = {"image_size": 32}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Task flags + prediction flags + ``--compare FINETUNE_JSON`` + ``--no-progress``."""
+    add_task_flags(parser)
+    parser.set_defaults(**PREDICT_DEFAULTS)
+    add_dynamics_flags(parser)
+    parser.add_argument("--compare", metavar="FINETUNE_JSON", default=None,
+                        help="a `ttjax finetune --json` file: its real curve is drawn on the "
+                        "plot and its Tε shown in the table")  # fmt: skip
+    parser.add_argument("--no-progress", action="store_true", help="hide progress output")
+
+
+def _load_reference(path: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(Path(path).read_text())
+        curves = doc["curves"]
+        return {"curves": {k: curves[k] for k in ("loss", "error") if k in curves}, "doc": doc}
+    except FileNotFoundError:
+        raise DataError(f"--compare file {path} does not exist.") from None
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise DataError(
+            f"--compare {path} is not a `ttjax finetune --json` file (needs curves.loss)."
+        ) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Resolve the task, predict, print the summary; write ``--json``/``--plot`` if asked."""
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..predict import Criterion, predict_training_time
+    from ..training_time import epsilon_training_time
+    from ._report import report_payload, write_json
+
+    console = Console(stderr=True)
+    t0 = time.perf_counter()
+    ntk_config, dyn = resolve_dynamics_flags(args)
+    reference = _load_reference(args.compare) if args.compare else None
+    rt = resolve_task(args)
+    load_s = time.perf_counter() - t0
+    hp = rt.hparams
+    console.print(
+        f"[bold]ttjax predict[/]: {rt.model.name} ({rt.model.weights}), "
+        f"{rt.task.num_classes} classes × {args.per_class} = {rt.task.num_examples} images "
+        f"of {rt.task.source} at {rt.task.image_size}×{rt.task.image_size}, "
+        f"{hp.optimizer.value} lr={hp.lr:g} m={hp.momentum:g} |B|={rt.config['batch_size']}, "
+        f"T={hp.steps}, {hp.loss.value} loss; Θ: {ntk_config.method.value}, "
+        f"{dyn.time.value} time, noise {dyn.noise_model.value}"
+    )
+    pred = predict_training_time(
+        rt.model,
+        rt.task,
+        hp,
+        eps=rt.eps,
+        paths=args.paths,
+        ntk_config=ntk_config,
+        dynamics=dyn,
+        criterion=Criterion(args.criterion),
+        key=rt.key,
+        progress=not args.no_progress,
+    )
+    timing = {"load": load_s, **pred.timing_s}
+    timing["total"] = time.perf_counter() - t0
+
+    real_t: dict[str, int] = {}
+    if reference is not None:
+        ref_curve = np.asarray(reference["curves"].get(args.criterion, []), np.float64)
+        if ref_curve.size >= 2:
+            real_t = {
+                text: int(epsilon_training_time(ref_curve, e))
+                for text, e in zip(rt.eps_text, rt.eps, strict=True)
+            }
+    table = Table(title=f"predicted fine-tuning ({pred.trajectories.loss.shape[0]} paths)")
+    table.add_column("ε")
+    table.add_column(f"Tε on {args.criterion}: median [5%, 95%]", justify="right")
+    table.add_column("mean", justify="right")
+    table.add_column("wall-clock (median)", justify="right")
+    if real_t:
+        table.add_column("real Tε", justify="right")
+        table.add_column("|T̂−T|/T", justify="right")
+    for text, (e, s) in zip(rt.eps_text, pred.training_time.items(), strict=True):
+        wall = f"{pred.wall_clock_s[e]:.2f} s" if pred.wall_clock_s else "—"
+        row = [text, f"{s.median:g}  [{s.q05:g}, {s.q95:g}]", f"{s.mean:.1f}", wall]
+        if real_t:
+            t = real_t[text]
+            row += [str(t), f"{abs(s.median - t) / max(t, 1):.1%}"]
+        table.add_row(*row)
+    out = Console()
+    out.print(table)
+    c = pred.curves
+    stats = Table(show_header=False, title="curves and stages")
+    stats.add_column("quantity")
+    stats.add_column("value", justify="right")
+    stats.add_row("loss  L_0 → L_T (median)", f"{c['loss'][0]:.4f} → {c['loss'][-1]:.4f}")
+    stats.add_row("error E_0 → E_T (median)", f"{c['error'][0]:.1%} → {c['error'][-1]:.1%}")
+    tr = pred.trajectories
+    stats.add_row("λ_max(Θ); largest stable lr", f"{tr.lambda_max:.4g}; {tr.max_stable_lr:.4g}")
+    if pred.step_time_s is not None:
+        stats.add_row("one real training step", f"{pred.step_time_s:.4f} s")
+    for stage, sec in timing.items():
+        stats.add_row(f"time: {stage}", f"{sec:.2f} s")
+    out.print(stats)
+
+    if args.json:
+        doc = pred.to_json_dict(rt.eps_text)
+        payload = report_payload(
+            config={**rt.config, **doc.pop("config"), "command": "predict"},
+            curves=doc.pop("curves"),
+            training_time=doc.pop("training_time"),
+            wall_clock_estimate_s=doc.pop("wall_clock_estimate_s"),
+            timing_s={**doc.pop("timing_s"), **timing},
+            **doc,
+        )
+        console.print(f"wrote {write_json(args.json, payload)}")
+    if args.plot:
+        from ..plotting import plot_curves
+
+        path = plot_curves(
+            args.plot,
+            curves={"loss": c["loss"], "error": c["error"]},
+            bands={
+                "loss": (c["loss_q05"], c["loss_q95"]),
+                "error": (c["error_q05"], c["error_q95"]),
+            },
+            reference=reference["curves"] if reference else None,
+            training_times={
+                f"T̂(ε={t})": s.median
+                for t, s in zip(rt.eps_text, pred.training_time.values(), strict=True)
+            },
+            title=f"{rt.model.name} on {rt.task.source} (N={rt.task.num_examples}), "
+            f"{hp.optimizer.value} lr={hp.lr:g} m={hp.momentum:g}",
+        )
+        console.print(f"wrote {path}")
+    return 0

@@ -1,0 +1,148 @@
+"""``ttjax sweep``: predicted Tε over a grid lr × momentum × batch size, reusing one Θ.
+
+Θ is built once; the whole grid is one vmapped, compiled solve (values change, the
+program does not). Prints a table of Tε per setting and whether it reaches the target
+(median Tε at ``--target-eps`` within ``--budget`` steps, and stable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from .._errors import ConfigError
+from ._predict import add_dynamics_flags, resolve_dynamics_flags
+from ._task_flags import add_task_flags, resolve_task
+
+
+def _floats(text: str, flag: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"{flag} takes a comma-separated list, e.g. 0.01,0.1; got {text!r}."
+        ) from None
+    if not values:
+        raise ConfigError(f"{flag} is empty; give e.g. 0.01,0.1.")
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Task flags (the base setting) + dynamics flags + the grid and the budget."""
+    add_task_flags(parser)
+    add_dynamics_flags(parser)
+    g = parser.add_argument_group("grid")
+    g.add_argument(
+        "--lrs", default=None, help="learning rates, e.g. 0.003,0.01,0.03 (default: --lr)"
+    )
+    g.add_argument("--momenta", default=None, help="momenta, e.g. 0,0.9 (default: --momentum)")
+    g.add_argument("--batch-sizes", default=None,
+                   help="batch sizes, e.g. 32,128 (≥ N means full batch; default: --batch-size "
+                   "or N)")  # fmt: skip
+    g.add_argument("--budget", type=int, default=None,
+                   help="step budget for the target (default: --steps)")  # fmt: skip
+    g.add_argument("--target-eps", type=float, default=None,
+                   help="ε whose Tε must fit the budget (default: the smallest --eps)")  # fmt: skip
+    parser.add_argument("--no-progress", action="store_true", help="hide progress output")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build Θ once, solve the grid, print the table; ``--json`` writes every setting."""
+    import dataclasses
+
+    import jax
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..dynamics import Problem
+    from ..ntk import compute_ntk
+    from ..predict import Criterion, predict_grid
+    from ._report import write_json
+
+    console = Console(stderr=True)
+    t0 = time.perf_counter()
+    ntk_config, dyn = resolve_dynamics_flags(args)
+    rt = resolve_task(args)
+    n = rt.task.num_examples
+    lrs = _floats(args.lrs, "--lrs") if args.lrs else [rt.hparams.lr]
+    momenta = _floats(args.momenta, "--momenta") if args.momenta else [rt.hparams.momentum]
+    bs_default = [float(rt.config["batch_size"])]
+    batches = [
+        int(b)
+        for b in (_floats(args.batch_sizes, "--batch-sizes") if args.batch_sizes else bs_default)
+    ]
+    budget = args.budget if args.budget is not None else rt.hparams.steps
+    target = args.target_eps if args.target_eps is not None else min(rt.eps)
+    eps = tuple(sorted(set(rt.eps) | {target}))
+    timing = {"load": time.perf_counter() - t0}
+
+    start = time.perf_counter()
+    x = rt.model.preprocess(rt.task.images)
+    k_ntk, k_dyn = jax.random.split(rt.key)
+    cfg = dataclasses.replace(ntk_config, progress=not args.no_progress)
+    ntk = compute_ntk(rt.model.apply_fn, rt.model.params, x, config=cfg, key=k_ntk)
+    timing["ntk"] = time.perf_counter() - start
+    problem = Problem.from_ntk(ntk, rt.task.labels, loss=rt.hparams.loss)
+    start = time.perf_counter()
+    with console.status(f"solving {len(lrs) * len(momenta) * len(batches)} settings"):
+        points = predict_grid(
+            problem,
+            lrs=lrs,
+            momenta=momenta,
+            batch_sizes=batches,
+            steps=rt.hparams.steps,
+            eps=eps,
+            paths=args.paths,
+            dynamics=dyn,
+            criterion=Criterion(args.criterion),
+            key=k_dyn,
+        )
+    timing["solve"] = time.perf_counter() - start
+    timing["total"] = time.perf_counter() - t0
+
+    table = Table(
+        title=f"sweep (N={n}, T={rt.hparams.steps}, budget {budget} steps at ε={target:g})"
+    )
+    for col in (
+        "lr",
+        "m",
+        "|B|",
+        *(f"Tε={e:g} median [5,95]" for e in eps),
+        "final loss",
+        "within budget",
+    ):
+        table.add_column(col, justify="right")
+    rows = []
+    for p in points:
+        s = p.training_time[target]
+        ok = p.stable and s.median <= budget
+        cells = [f"{p.lr:g}", f"{p.momentum:g}", str(p.batch_size)]
+        for e in eps:
+            t = p.training_time[e]
+            cells.append(f"{t.median:g} [{t.q05:g}, {t.q95:g}]" if p.stable else "diverges")
+        cells += [f"{p.final_loss:.4f}" if p.stable else "—", "yes" if ok else "no"]
+        table.add_row(*cells)
+        rows.append({**p.to_dict(), "within_budget": ok})
+    Console().print(table)
+    console.print(
+        "times: "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in timing.items())
+        + "; largest stable lr: "
+        + ", ".join(sorted({f"{p.max_stable_lr:.4g} (m={p.momentum:g})" for p in points}))
+    )
+    if args.json:
+        payload = {
+            "config": {
+                **rt.config,
+                "command": "sweep",
+                "budget": budget,
+                "target_eps": target,
+                "paths": args.paths,
+                "dynamics": dyn.to_dict(),
+                "ntk_method": ntk_config.method.value,
+            },
+            "grid": rows,
+            "timing_s": timing,
+        }
+        console.print(f"wrote {write_json(args.json, payload)}")
+    return 0

@@ -1,0 +1,391 @@
+"""Predict the fine-tuning curve and the ε-training-time without training (the product).
+
+Pipeline: Θ at the pretrained weights (:mod:`ttjax.ntk`) → the function-space dynamics
+(:mod:`ttjax.dynamics`, M Monte-Carlo paths) → Tε of every path
+(:func:`ttjax.training_time.epsilon_training_time`, the same definition as the real run)
+→ distribution over paths → wall-clock = steps × the measured time of one real step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import enum
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from ._config import Hyperparams
+from ._errors import ConfigError
+from .dynamics import (
+    DEFAULT_DYNAMICS,
+    DynamicsConfig,
+    Problem,
+    Trajectories,
+    check_stability,
+    simulate,
+)
+from .training_time import (
+    TrainingTimeStats,
+    eps_key,
+    epsilon_training_time,
+    training_time_stats,
+)
+
+
+class Criterion(enum.Enum):
+    """Which curve Tε is read from: the training loss or the training error."""
+
+    LOSS = "loss"
+    ERROR = "error"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Prediction:
+    """A predicted fine-tuning run (immutable).
+
+    Attributes:
+        curves: ``loss``/``error`` (median over paths, T + 1 points) and
+            ``loss_q05``/``loss_q95``/``error_q05``/``error_q95`` (5% / 95% bands).
+        training_time: ε → :class:`TrainingTimeStats` (steps) on the ``criterion`` curve.
+        training_time_other: the same on the other curve (error if criterion is loss).
+        criterion: the curve Tε is read from.
+        wall_clock_estimate_s: median Tε at the smallest ε × ``step_time_s`` (None if
+            the step was not timed); ``wall_clock_s``: the same for every ε.
+        step_time_s: measured seconds of one real training step (compile excluded).
+        timing_s: seconds per stage (``ntk``, ``step_time``, ``solve``, ``total``).
+        config: everything that defined the prediction (JSON-friendly).
+        trajectories: the raw per-path curves and stability numbers.
+    """
+
+    curves: dict[str, np.ndarray]
+    training_time: dict[float, TrainingTimeStats]
+    training_time_other: dict[float, TrainingTimeStats]
+    criterion: Criterion
+    wall_clock_estimate_s: float | None
+    wall_clock_s: dict[float, float] | None
+    step_time_s: float | None
+    timing_s: dict[str, float]
+    config: dict[str, Any]
+    trajectories: Trajectories
+
+    def to_json_dict(self, eps_text: Sequence[str] | None = None) -> dict[str, Any]:
+        """The ``--json`` document of docs/ARCHITECTURE.md (keys of ε as given)."""
+        keys = list(eps_text) if eps_text is not None else [eps_key(e) for e in self.training_time]
+        tt = {k: s.to_dict() for k, s in zip(keys, self.training_time.values(), strict=True)}
+        other = {
+            k: s.to_dict() for k, s in zip(keys, self.training_time_other.values(), strict=True)
+        }
+        return {
+            "config": self.config,
+            "curves": {k: np.asarray(v).tolist() for k, v in self.curves.items()},
+            "training_time": tt,
+            "wall_clock_estimate_s": self.wall_clock_estimate_s,
+            "timing_s": dict(self.timing_s),
+            "training_time_criterion": self.criterion.value,
+            "training_time_other": other,
+            "step_time_s": self.step_time_s,
+            "wall_clock_s": None
+            if self.wall_clock_s is None
+            else dict(zip(keys, self.wall_clock_s.values(), strict=True)),
+            "stability": {
+                "lambda_max": self.trajectories.lambda_max,
+                "curvature": self.trajectories.curvature,
+                "max_stable_lr": self.trajectories.max_stable_lr,
+            },
+            "method": self.trajectories.method.value,
+        }
+
+
+@contextlib.contextmanager
+def _stage(timing: dict[str, float], name: str, *, progress: bool, text: str) -> Iterator[None]:
+    start = time.perf_counter()
+    if progress:
+        from rich.console import Console
+
+        with Console(stderr=True).status(text):
+            yield
+    else:
+        yield
+    timing[name] = time.perf_counter() - start
+
+
+def summarize_paths(
+    traj: Trajectories, eps: Sequence[float], criterion: Criterion
+) -> tuple[dict[str, np.ndarray], dict[float, TrainingTimeStats], dict[float, TrainingTimeStats]]:
+    """Median/5%/95% curves and the Tε distributions (criterion curve, other curve)."""
+    curves: dict[str, np.ndarray] = {}
+    for name, c in (("loss", traj.loss), ("error", traj.error)):
+        q05, med, q95 = np.quantile(c, [0.05, 0.5, 0.95], axis=0)
+        curves[name], curves[f"{name}_q05"], curves[f"{name}_q95"] = med, q05, q95
+    main, other = (
+        (traj.loss, traj.error) if criterion is Criterion.LOSS else (traj.error, traj.loss)
+    )
+    tt = {float(e): training_time_stats(epsilon_training_time(main, e)) for e in eps}
+    tt_other = {float(e): training_time_stats(epsilon_training_time(other, e)) for e in eps}
+    return curves, tt, tt_other
+
+
+def predict_from_ntk(
+    ntk: Any,
+    labels: np.ndarray | jax.Array,
+    hparams: Hyperparams,
+    *,
+    eps: Sequence[float] = (0.01, 0.1, 0.4),
+    paths: int = 256,
+    dynamics: DynamicsConfig = DEFAULT_DYNAMICS,
+    criterion: Criterion = Criterion.LOSS,
+    step_time_s: float | None = None,
+    key: jax.Array,
+    progress: bool = False,
+    problem: Problem | None = None,
+    timing_s: dict[str, float] | None = None,
+    config: dict[str, Any] | None = None,
+) -> Prediction:
+    """Predict from an already computed Θ (an :class:`ttjax.ntk.NtkResult`).
+
+    Reuse one Θ across many hyper-parameters by passing the same ``problem``
+    (:class:`ttjax.dynamics.Problem`, which caches the noise factor and curvature).
+
+    Example:
+        >>> import jax, jax.numpy as jnp, numpy as np
+        >>> from types import SimpleNamespace
+        >>> x = np.random.default_rng(0).normal(size=(10, 6))
+        >>> ntk = SimpleNamespace(theta=np.kron(x @ x.T, np.eye(2)), f0=np.zeros((10, 2)),
+        ...                       features=None)
+        >>> pred = predict_from_ntk(ntk, np.arange(10) % 2, Hyperparams(lr=0.5, steps=30),
+        ...                         key=jax.random.key(0))
+        >>> sorted(pred.training_time), len(pred.curves["loss"])
+        ([0.01, 0.1, 0.4], 31)
+    """
+    timing = dict(timing_s or {})
+    if problem is None:
+        problem = Problem.from_ntk(ntk, labels, loss=hparams.loss)
+    with _stage(timing, "solve", progress=progress, text=f"solving the dynamics ({paths} paths)"):
+        traj = simulate(problem, hparams, config=dynamics, paths=paths, key=key)
+    curves, tt, tt_other = summarize_paths(traj, eps, criterion)
+    wall = None if step_time_s is None else {e: s.median * step_time_s for e, s in tt.items()}
+    timing["total"] = sum(v for k, v in timing.items() if k != "total")
+    cfg = {
+        **(config or {}),
+        "hparams": hparams.to_dict(),
+        "paths": paths,
+        "dynamics": dynamics.to_dict(),
+        "criterion": criterion.value,
+        "eps": [float(e) for e in eps],
+    }
+    return Prediction(
+        curves=curves,
+        training_time=tt,
+        training_time_other=tt_other,
+        criterion=criterion,
+        wall_clock_estimate_s=None if wall is None else wall[float(min(eps))],
+        wall_clock_s=wall,
+        step_time_s=step_time_s,
+        timing_s=timing,
+        config=cfg,
+        trajectories=traj,
+    )
+
+
+def predict_training_time(
+    model: Any,
+    task: Any,
+    hparams: Hyperparams,
+    *,
+    eps: Sequence[float] = (0.01, 0.1, 0.4),
+    paths: int = 256,
+    ntk_config: Any = None,
+    dynamics: DynamicsConfig = DEFAULT_DYNAMICS,
+    criterion: Criterion = Criterion.LOSS,
+    key: jax.Array,
+    progress: bool = True,
+    ntk: Any = None,
+    measure_time: bool = True,
+) -> Prediction:
+    """Predict the loss/error curves and Tε of fine-tuning ``model`` on ``task``.
+
+    Θ = J Jᵀ at the pretrained weights (``ntk_config``, default the engine's), then the
+    function-space dynamics ``df = −η̃ Θ ∇_f L dt (+ SGD noise)`` for ``paths`` Monte-Carlo
+    paths (paper eq. 1), then Tε = min{t : L_t − L_T ≤ ε (L_0 − L_T)} per path. The
+    wall-clock estimate multiplies steps by the measured time of one real training
+    step on this device (``ttjax.train.measure_step_time``, compile excluded).
+
+    Args:
+        model: a :class:`ttjax.models.Model` (``apply_fn``, ``params``, ``preprocess``).
+        task: a :class:`ttjax.data.Task` (``images`` uint8, ``labels``).
+        hparams: the fine-tuning hyper-parameters (same object as for ``finetune``).
+        eps: the ε values; paths: M; ntk_config: a :class:`ttjax.ntk.NtkConfig`.
+        dynamics: :class:`ttjax.dynamics.DynamicsConfig`; criterion: loss or error curve.
+        key: PRNG key (split once: Θ sketches, step timing, Monte Carlo).
+        progress: show progress for Θ and the solve (stderr).
+        ntk: a precomputed :class:`ttjax.ntk.NtkResult` (skips the Θ stage).
+        measure_time: time one real step (else no wall-clock estimate).
+
+    Example:
+        >>> import jax
+        >>> from ttjax.models import create_model
+        >>> from ttjax.data import load_task
+        >>> task = load_task("sample", classes=3, per_class=4, image_size=16, seed=0)
+        >>> m = create_model("tiny", num_classes=3, image_size=16, weights=None,
+        ...                  key=jax.random.key(0))
+        >>> pred = predict_training_time(m, task, Hyperparams(lr=0.05, steps=20),
+        ...                              key=jax.random.key(1), progress=False)
+        >>> len(pred.curves["loss"]), pred.step_time_s > 0
+        (21, True)
+    """
+    from .ntk import NtkConfig, compute_ntk
+
+    if len(task.labels) < 2:
+        raise ConfigError("the task needs at least 2 training examples.")
+    k_ntk, k_time, k_dyn = jax.random.split(key, 3)
+    timing: dict[str, float] = {}
+    if ntk is None:
+        cfg = ntk_config if ntk_config is not None else NtkConfig()
+        cfg = dataclasses.replace(cfg, progress=progress)
+        start = time.perf_counter()
+        x = model.preprocess(task.images)
+        ntk = compute_ntk(model.apply_fn, model.params, x, config=cfg, key=k_ntk)
+        timing["ntk"] = time.perf_counter() - start
+    problem = Problem.from_ntk(ntk, task.labels, loss=hparams.loss)
+    check_stability(problem, hparams, config=dynamics)  # fail fast, before timing a step
+    step_time = None
+    if measure_time:
+        from .train import measure_step_time
+
+        with _stage(timing, "step_time", progress=progress, text="timing one real training step"):
+            step_time = measure_step_time(model, task, hparams, key=k_time, warmup=1, repeats=3)
+    config = {
+        "model": getattr(model, "name", None),
+        "weights": getattr(model, "weights", None),
+        "num_examples": len(task.labels),
+        "num_classes": int(np.asarray(ntk.f0).shape[1]),
+        "ntk_method": getattr(getattr(ntk, "method", None), "value", None),
+    }
+    return predict_from_ntk(
+        ntk,
+        np.asarray(task.labels),
+        hparams,
+        eps=eps,
+        paths=paths,
+        dynamics=dynamics,
+        criterion=criterion,
+        step_time_s=step_time,
+        key=k_dyn,
+        progress=progress,
+        timing_s=timing,
+        config=config,
+        problem=problem,
+    )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class GridPoint:
+    """One setting of :func:`predict_grid` and its predicted Tε (steps) per ε."""
+
+    lr: float
+    momentum: float
+    batch_size: int
+    stable: bool
+    max_stable_lr: float
+    training_time: dict[float, TrainingTimeStats]
+    final_loss: float
+    final_error: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "batch_size": self.batch_size,
+            "stable": self.stable,
+            "max_stable_lr": self.max_stable_lr,
+            "training_time": {eps_key(e): s.to_dict() for e, s in self.training_time.items()},
+            "final_loss": self.final_loss,
+            "final_error": self.final_error,
+        }
+
+
+def predict_grid(
+    problem: Problem,
+    *,
+    lrs: Sequence[float],
+    momenta: Sequence[float],
+    batch_sizes: Sequence[int],
+    steps: int,
+    eps: Sequence[float] = (0.01, 0.1, 0.4),
+    paths: int = 64,
+    dynamics: DynamicsConfig = DEFAULT_DYNAMICS,
+    criterion: Criterion = Criterion.LOSS,
+    key: jax.Array,
+) -> list[GridPoint]:
+    """Tε over the grid lr × momentum × batch size, reusing one Θ (one vmapped solve).
+
+    Batch sizes ≥ N mean full-batch GD (no noise). Unstable settings are flagged, not
+    raised, and get no training time (NaN statistics).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from ttjax._config import Loss
+        >>> p = Problem(jnp.eye(8), jnp.zeros((4, 2)), jnp.array([0, 1, 0, 1]), loss=Loss.MSE)
+        >>> pts = predict_grid(p, lrs=[1.0, 9.0], momenta=[0.0], batch_sizes=[4], steps=10,
+        ...                    key=jax.random.key(0))
+        >>> [pt.stable for pt in pts]
+        [True, False]
+    """
+    from ._config import Optimizer
+    from .dynamics import simulate_grid
+
+    grid = [(float(a), float(m), int(b)) for a in lrs for m in momenta for b in batch_sizes]
+    if not grid:
+        raise ConfigError("the sweep grid is empty: give at least one lr, momentum and batch size.")
+    for _, m, b in grid:
+        if not 0.0 <= m < 1.0 or b < 1:
+            raise ConfigError(f"bad grid point momentum={m}, batch size={b}.")
+    n = problem.n
+    sgd = any(b < n for _, _, b in grid)
+    res = simulate_grid(
+        problem,
+        optimizer=Optimizer.SGD if sgd else Optimizer.GD,
+        lrs=np.array([g[0] for g in grid]),
+        momenta=np.array([g[1] for g in grid]),
+        batch_sizes=np.array([min(g[2], n) for g in grid], np.float64),
+        steps=steps,
+        config=dynamics,
+        paths=paths,
+        key=key,
+    )
+    nan = TrainingTimeStats(median=np.nan, mean=np.nan, q05=np.nan, q95=np.nan)
+    out = []
+    for i, (lr, m, b) in enumerate(grid):
+        curve = res.loss[i] if criterion is Criterion.LOSS else res.error[i]
+        ok = bool(res.stable[i]) and bool(np.all(np.isfinite(curve)))
+        tt = {
+            float(e): training_time_stats(epsilon_training_time(curve, e)) if ok else nan
+            for e in eps
+        }
+        out.append(
+            GridPoint(
+                lr=lr,
+                momentum=m,
+                batch_size=min(b, n),
+                stable=ok,
+                max_stable_lr=float(res.max_stable_lr[i]),
+                training_time=tt,
+                final_loss=float(np.median(res.loss[i][:, -1])) if ok else np.nan,
+                final_error=float(np.median(res.error[i][:, -1])) if ok else np.nan,
+            )
+        )
+    return out
+
+
+__all__ = [
+    "Criterion",
+    "GridPoint",
+    "Prediction",
+    "predict_from_ntk",
+    "predict_grid",
+    "predict_training_time",
+]
