@@ -24,7 +24,7 @@ DEFAULT_ROWS = "tiny:32,resnet18_cifar:32,resnet18:32,resnet18:64,efficientnet_l
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", default=DEFAULT_ROWS, help="model:image_size,...")
     parser.add_argument("--classes", type=int, default=5)
     parser.add_argument("--per-class", type=int, default=150)

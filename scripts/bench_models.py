@@ -44,15 +44,15 @@ def time_step(
     x = jax.random.normal(jax.random.key(1), (batch, size, size, 3), jnp.float32)
     y = jax.random.randint(jax.random.key(2), (batch,), 0, 5)
 
-    def loss(p):
+    def loss(p, x, y):
         logits = m.apply_fn(p, x)
         return jnp.mean(
             jax.nn.logsumexp(logits, -1) - jnp.take_along_axis(logits, y[:, None], 1)[:, 0]
         )
 
     @jax.jit
-    def step(p, s):
-        g = jax.grad(loss)(p)
+    def step(p, s, x, y):  # data as arguments: no constant folding of the batch
+        g = jax.grad(loss)(p, x, y)
         u, s = opt.update(g, s, p)
         return optax.apply_updates(p, u), s
 
@@ -60,11 +60,11 @@ def time_step(
     cost = (fwd[0] if isinstance(fwd, list) else fwd) or {}
     flops = float(cost.get("flops", float("nan")))
     p, s = m.params, opt.init(m.params)
-    p, s = jax.block_until_ready(step(p, s))  # compile + warm-up
+    p, s = jax.block_until_ready(step(p, s, x, y))  # compile + warm-up
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        p, s = jax.block_until_ready(step(p, s))
+        p, s = jax.block_until_ready(step(p, s, x, y))
         times.append(time.perf_counter() - t0)
     return statistics.median(times), flops / 1e9
 
@@ -74,9 +74,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="ResNet-18 at 32/64, batch 64 only")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--impls", default="xla,im2col,patches")
+    ap.add_argument("--configs", default="", help="comma-separated row indices of CONFIGS")
     args = ap.parse_args()
     impls = [ConvImpl(s) for s in args.impls.split(",")]
     configs = CONFIGS[:2] if args.quick else CONFIGS
+    if args.configs:
+        configs = [CONFIGS[int(i)] for i in args.configs.split(",")]
     table = Table(title=f"training step time ({jax.default_backend()}, {jax.device_count()} dev)")
     for col in ("model", "size", "batch", "conv", "step s", "img/s", "GFLOP/s"):
         table.add_column(col)

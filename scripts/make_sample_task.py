@@ -23,7 +23,7 @@ PER_CLASS = 150
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).parents[1] / "ttjax/data/sample.npz"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -31,13 +31,18 @@ def main() -> None:
     labels = read_idx(FASHION_MNIST_DIR / "train-labels-idx1-ubyte.gz")
     rng = np.random.default_rng(args.seed)
     index = np.concatenate(
-        [np.sort(rng.choice(np.flatnonzero(labels == c), PER_CLASS, replace=False)) for c in CLASSES]
+        [
+            np.sort(rng.choice(np.flatnonzero(labels == c), PER_CLASS, replace=False))
+            for c in CLASSES
+        ]
     )
     np.savez_compressed(
         args.out, images=images[index].astype(np.uint8), labels=labels[index].astype(np.uint8)
     )
-    print(f"wrote {args.out}: {len(index)} images, classes {CLASSES}, "
-          f"{Path(args.out).stat().st_size / 1024:.0f} KiB")
+    print(
+        f"wrote {args.out}: {len(index)} images, classes {CLASSES}, "
+        f"{Path(args.out).stat().st_size / 1024:.0f} KiB"
+    )
 
 
 if __name__ == "__main__":

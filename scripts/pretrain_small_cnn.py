@@ -34,7 +34,7 @@ def _subset(images: np.ndarray, labels: np.ndarray, per_class: int | None, seed:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--per-class", type=int, default=3000, help="training images per class")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -49,11 +49,21 @@ def main(argv: list[str] | None = None) -> int:
     xt, yt = load_fashion_mnist("test")
     x, y = _subset(x, y, args.per_class, args.seed)
     xt, yt = _subset(xt, yt, None, args.seed)
-    res = pretrain(model_name="small_cnn", images=x, labels=y, test_images=xt, test_labels=yt,
-                   image_size=IMAGE_SIZE, path=out, key=jax.random.key(args.seed),
-                   epochs=args.epochs)  # fmt: skip
-    print(f"saved {res.path}: test accuracy on classes 0–4 = {res.test_accuracy:.1%} "
-          f"({res.train_examples} train images, {res.epochs} epochs)")  # fmt: skip
+    res = pretrain(
+        model_name="small_cnn",
+        images=x,
+        labels=y,
+        test_images=xt,
+        test_labels=yt,
+        image_size=IMAGE_SIZE,
+        path=out,
+        key=jax.random.key(args.seed),
+        epochs=args.epochs,
+    )
+    print(
+        f"saved {res.path}: test accuracy on classes 0–4 = {res.test_accuracy:.1%} "
+        f"({res.train_examples} train images, {res.epochs} epochs)"
+    )
     return 0
 
 

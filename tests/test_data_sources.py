@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -65,7 +66,7 @@ def test_idx_reader_rejects_garbage(tmp_path: Path) -> None:
 def test_digits_scaled_from_sklearn() -> None:
     from sklearn.datasets import load_digits
 
-    d = load_digits()
+    d: Any = load_digits()
     x, y = load_source("digits")
     assert x.shape == (1797, 8, 8, 3)
     assert np.array_equal(y, d.target)
@@ -84,7 +85,9 @@ def test_npz_round_trip(tmp_path: Path, shape: tuple[int, ...], dtype: type, sca
     labels = np.array([3, 1, 4, 1, 5, 9])
     np.savez(tmp_path / "d.npz", images=(raw * scale).astype(dtype), labels=labels)
     x, y = load_source(f"npz:{tmp_path / 'd.npz'}")
-    want = raw if raw.ndim == 4 and raw.shape[-1] == 3 else np.repeat(raw.reshape(6, 5, 4, 1), 3, -1)
+    want = (
+        raw if raw.ndim == 4 and raw.shape[-1] == 3 else np.repeat(raw.reshape(6, 5, 4, 1), 3, -1)
+    )
     assert np.array_equal(x, want) and np.array_equal(y, labels)
 
 

@@ -27,7 +27,7 @@ class TtjaxTinyImages(tfds.core.GeneratorBasedBuilder):
 
     VERSION = tfds.core.Version("1.0.0")
 
-    def _info(self) -> tfds.core.DatasetInfo:
+    def _info(self):  # type: ignore[no-untyped-def]
         return tfds.core.DatasetInfo(
             builder=self,
             features=tfds.features.FeaturesDict({
@@ -55,7 +55,9 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-def test_tfds_round_trip_without_tensorflow(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tfds_round_trip_without_tensorflow(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TFDS_DATA_DIR", str(data_dir))
     for split, n, seed in (("train", 12, 0), ("test", 6, 1)):
         x, y = load_source(f"tfds:ttjax_tiny_images:{split}")
@@ -70,7 +72,7 @@ def test_tfds_errors(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TFDS_DATA_DIR", str(data_dir))
     with pytest.raises(DataError, match="Unknown split"):
         load_source("tfds:ttjax_tiny_images:validation")
-    with pytest.raises(DataError, match="not prepared.*internet.*array_record"):
+    with pytest.raises(DataError, match=r"not prepared.*internet.*array_record"):
         load_source("tfds:mnist")
     with pytest.raises(DataError, match="has no dataset"):
         load_source("tfds:no_such_dataset_xyz")

@@ -75,11 +75,15 @@ def test_extrapolation_recovers_exact_power_laws() -> None:
     # Full-set residual consistent with the same tail law scaled by N/N0, out to N·C.
     kk = np.arange(1, n * c + 1, dtype=np.float64)
     ratio = n / n0
-    p_true = np.where(kk < k0, np.concatenate([p0[: k0 - 1], np.zeros(n * c - k0 + 1)]) * ratio,
-                      ratio * a * k0 ** (-b) * (kk / k0) ** (-b))
+    p_true = np.where(
+        kk < k0,
+        np.concatenate([p0[: k0 - 1], np.zeros(n * c - k0 + 1)]) * ratio,
+        ratio * a * k0 ** (-b) * (kk / k0) ** (-b),
+    )
     cfg = ExtrapolationConfig(alpha=0.0, k0=k0, fit_range=(0.0, 1.0))
-    ex = extrapolate_spectrum(theta0, f0, labels, n=n, residual_norm_sq=float(p_true.sum()),
-                              config=cfg)
+    ex = extrapolate_spectrum(
+        theta0, f0, labels, n=n, residual_norm_sq=float(p_true.sum()), config=cfg
+    )
     assert ex.eigen_law.coefficient == pytest.approx(coef, rel=1e-7)
     assert ex.eigen_law.exponent == pytest.approx(s, rel=1e-7)
     np.testing.assert_allclose(ex.spectrum.eigenvalues, n * coef * kk ** (-s), rtol=1e-6)
@@ -93,8 +97,14 @@ def test_slope_correction_steepens_by_alpha(alpha: float) -> None:
     n0, c, n = 20, 2, 200
     p0 = np.full(n0 * c, 0.1)
     theta0, f0, labels, _ = _synthetic(n0, c, coef=1.0, s=0.7, p=p0, seed=1)
-    ex = extrapolate_spectrum(theta0, f0, labels, n=n, residual_norm_sq=0.1 * n * c,
-                              config=ExtrapolationConfig(alpha=alpha, k0=5, fit_range=(0.0, 1.0)))
+    ex = extrapolate_spectrum(
+        theta0,
+        f0,
+        labels,
+        n=n,
+        residual_norm_sq=0.1 * n * c,
+        config=ExtrapolationConfig(alpha=alpha, k0=5, fit_range=(0.0, 1.0)),
+    )
     slope = fit_power_law(ex.spectrum.eigenvalues, k_range=(1, n * c)).exponent
     assert slope == pytest.approx(0.7 + alpha * (1 - n0 / n), rel=1e-7)
     # ...and the normalised spectrum starts at the subset's c (k = 1 is not moved by the slope).
@@ -107,8 +117,14 @@ def test_same_size_is_identity_on_head() -> None:
     rng = np.random.default_rng(3)
     p0 = rng.uniform(0.1, 1.0, size=n0 * c) * np.arange(1, n0 * c + 1) ** -1.0
     theta0, f0, labels, _ = _synthetic(n0, c, coef=1.0, s=1.0, p=p0, seed=3)
-    ex = extrapolate_spectrum(theta0, f0, labels, n=n0, residual_norm_sq=float(p0.sum()),
-                              config=ExtrapolationConfig(k0=10))
+    ex = extrapolate_spectrum(
+        theta0,
+        f0,
+        labels,
+        n=n0,
+        residual_norm_sq=float(p0.sum()),
+        config=ExtrapolationConfig(k0=10),
+    )
     np.testing.assert_allclose(ex.spectrum.projections[:9], p0[:9], rtol=1e-7)
     assert ex.spectrum.projections.sum() == pytest.approx(p0.sum(), rel=EXACT)
 
@@ -136,10 +152,12 @@ def test_loss_curve_matches_direct_dynamics(discrete: bool) -> None:
 
 
 def test_training_time_uses_effective_lr() -> None:
-    sp = Spectrum(eigenvalues=np.array([1.0, 0.1]), projections=np.array([1.0, 1.0]), n=1,
-                  num_classes=2)
-    with_m = spectrum_training_time(sp, hparams=Hyperparams(lr=0.1, momentum=0.5, steps=50),
-                                    eps=(0.1,))
+    sp = Spectrum(
+        eigenvalues=np.array([1.0, 0.1]), projections=np.array([1.0, 1.0]), n=1, num_classes=2
+    )
+    with_m = spectrum_training_time(
+        sp, hparams=Hyperparams(lr=0.1, momentum=0.5, steps=50), eps=(0.1,)
+    )
     plain = spectrum_training_time(sp, hparams=Hyperparams(lr=0.2, steps=50), eps=(0.1,))
     assert with_m == plain
     assert 0 < plain[0.1] < 50
@@ -152,5 +170,6 @@ def test_errors_name_the_fix() -> None:
     with pytest.raises(ConfigError, match="fit_range"):
         ExtrapolationConfig(fit_range=(0.5, 0.2))
     with pytest.raises(ConfigError, match="n="):
-        extrapolate_spectrum(np.eye(4), np.zeros((2, 2)), np.array([0, 1]), n=1,
-                             residual_norm_sq=1.0)
+        extrapolate_spectrum(
+            np.eye(4), np.zeros((2, 2)), np.array([0, 1]), n=1, residual_norm_sq=1.0
+        )

@@ -38,7 +38,8 @@ def test_every_model_builds_with_the_right_output_shape():
         # torchvision: resnet18 11,689,512 with a 1000-way fc = 11,176,512 + 5·512 + 5 here.
         assert lo <= n <= hi, (name, n)
     m = _tiny()
-    assert m.apply_fn(m.params, m.preprocess(np.zeros((4, 8, 8, 3), np.uint8))).shape == (4, 3)
+    x = m.preprocess(np.zeros((4, 8, 8, 3), np.uint8))
+    assert jax.jit(m.apply_fn)(m.params, x).shape == (4, 3)
 
 
 def test_resnet18_parameter_count_matches_torchvision():
@@ -51,8 +52,8 @@ def test_resnet18_parameter_count_matches_torchvision():
 def test_frozen_batchnorm_makes_each_example_independent():
     m = _tiny(key=jax.random.key(1))
     x = jax.random.normal(jax.random.key(2), (3, 8, 8, 3))
-    full = m.apply_fn(m.params, x)
-    one = m.apply_fn(m.params, x[1:2])
+    f = jax.jit(m.apply_fn)
+    full, one = f(m.params, x), f(m.params, x[1:2])
     # float32 forward; batch composition must not matter beyond rounding.
     np.testing.assert_allclose(full[1:2], one, rtol=1e-5, atol=1e-6)
 
@@ -97,7 +98,7 @@ def test_conv_impls_give_the_same_network():
         for impl in (ConvImpl.XLA, ConvImpl.IM2COL)
     ]
     v = nets[0].init(jax.random.key(0), x)
-    y0, y1 = (n.apply(v, x) for n in nets)
+    y0, y1 = (jax.jit(n.apply)(v, x) for n in nets)
     # float32 through 6 conv layers, accumulation order differs: relative ~1e-6.
     np.testing.assert_allclose(y0, y1, rtol=1e-4, atol=1e-4 * float(jnp.abs(y0).max()))
 

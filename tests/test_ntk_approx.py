@@ -63,6 +63,7 @@ def test_trace_probe_algebra_is_exact():
         res = compute_ntk(apply_fn, params, x, config=cfg, key=jax.random.key(seed))
         r = np.asarray(res.diagnostics["probes"])[0]
         want = np.einsum("c,icjd,d->ij", r, ref.reshape(n, c, n, c), r) / c
+        assert res.theta_per_class is not None
         np.testing.assert_allclose(res.theta_per_class, want, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(res.theta, np.kron(want, np.eye(c)), rtol=1e-9, atol=1e-12)
 

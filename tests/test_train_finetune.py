@@ -45,7 +45,9 @@ def _linear_setup(n_per: int = 6, c: int = 3, s: int = 3) -> tuple[LinearModel, 
     return LinearModel(params=params, image_size=s, num_classes=c), task
 
 
-def _oracle(model: LinearModel, task: Task, hp: Hyperparams, batches: list[np.ndarray]) -> np.ndarray:
+def _oracle(
+    model: LinearModel, task: Task, hp: Hyperparams, batches: list[np.ndarray]
+) -> np.ndarray:
     """float64 heavy-ball SGD on the MSE loss of the linear model, written out by hand."""
     x = np.asarray(task.images, np.float64).reshape(task.num_examples, -1) / 255.0
     e = np.eye(model.num_classes)[task.labels]
@@ -82,8 +84,9 @@ def test_sgd_uses_documented_batches() -> None:
     key = jax.random.key(3)
     r = finetune(model, task, hp, key=key, progress=False)
     batches = [
-        np.asarray(jax.random.choice(jax.random.fold_in(key, t), task.num_examples, (5,),
-                                     replace=False))  # fmt: skip
+        np.asarray(
+            jax.random.choice(jax.random.fold_in(key, t), task.num_examples, (5,), replace=False)
+        )
         for t in range(hp.steps)
     ]
     assert all(len(set(b.tolist())) == 5 for b in batches)  # distinct within a step

@@ -1,7 +1,8 @@
 """Predict fine-tuning on N examples from Θ on a subset of N0 < N (supplementary §D; MSE loss).
 
-Pipeline: Θ0 on N0 samples → :func:`spectrum_from_ntk` → power law ``λ'_k/N0 = c k^{−s}`` with the
-slope correction ``λ̂_k/N = c k^{−s+α(N0/N−1)}`` and the projections' tail ``p̂_k = a k^{−b}`` pinned by
+Pipeline: Θ0 on N0 samples → :func:`spectrum_from_ntk` → power law ``λ'_k/N0 = c k^{−s}``
+with the slope correction ``λ̂_k/N = c k^{−s+α(N0/N−1)}`` and the projections' tail
+``p̂_k = a k^{−b}`` pinned by
 ``Σ p̂_k = ‖δy‖²`` (:func:`extrapolate_spectrum`) → the loss curve
 ``L_t = (1/2N) Σ_k p̂_k (1 − η̃ λ̂_k/N)^{2t}`` (:func:`mse_loss_curve`) → Tε.
 

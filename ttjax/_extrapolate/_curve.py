@@ -4,7 +4,8 @@ With the mean MSE loss ``L = (1/2N) Σ_i ‖f_i − e_{y_i}‖²`` the residual 
 eigen-direction k of Θ (eigenvalue λ_k, projection p_k = (u_kᵀ δ_0)²):
 
 * gradient flow (the ODE):  ``L_t = (1/2N) Σ_k p_k e^{−2 η̃ λ_k t / N}``;
-* gradient descent (the discrete map ``δ ← (I − η̃Θ/N) δ``):  ``L_t = (1/2N) Σ_k p_k (1 − η̃λ_k/N)^{2t}``.
+* gradient descent (the discrete map ``δ ← (I − η̃Θ/N) δ``):
+  ``L_t = (1/2N) Σ_k p_k (1 − η̃λ_k/N)^{2t}``.
 
 η̃ = η / (1 − m) is the effective learning rate (momentum folded in, supplementary E).
 """
@@ -35,7 +36,8 @@ def mse_loss_curve(
         StabilityError: if the discrete map diverges (η̃ λ_max / N > 2).
 
     Example:
-        >>> sp = Spectrum(eigenvalues=np.array([2.0]), projections=np.array([4.0]), n=2, num_classes=1)
+        >>> sp = Spectrum(eigenvalues=np.array([2.0]), projections=np.array([4.0]), n=2,
+        ...               num_classes=1)
         >>> mse_loss_curve(sp, effective_lr=0.5, steps=2).tolist()
         [1.0, 0.25, 0.0625]
     """
@@ -62,7 +64,8 @@ def spectrum_training_time(
     """Tε of the predicted MSE curve for each ε (steps), using ``hparams.steps`` and η̃.
 
     Example:
-        >>> sp = Spectrum(eigenvalues=np.array([2.0]), projections=np.array([4.0]), n=2, num_classes=1)
+        >>> sp = Spectrum(eigenvalues=np.array([2.0]), projections=np.array([4.0]), n=2,
+        ...               num_classes=1)
         >>> spectrum_training_time(sp, hparams=Hyperparams(lr=0.5, steps=10), eps=(0.1,))
         {0.1: 2}
     """

@@ -44,7 +44,9 @@ class PowerLaw:
 def fit_power_law(values: Float[np.ndarray, " K"], *, k_range: tuple[int, int]) -> PowerLaw:
     """Least-squares fit of ``values[k−1] ≈ c k^(−s)`` on ``k_lo ≤ k ≤ k_hi`` in log–log space.
 
-    .. math::  (\\log c, -s) = \\arg\\min \\sum_{k=k_{lo}}^{k_{hi}} (\\log v_k - \\log c + s\\log k)^2
+    .. math::
+
+        (\\log c, -s) = \\arg\\min \\sum_{k=k_{lo}}^{k_{hi}} (\\log v_k - \\log c + s\\log k)^2
 
     Args:
         values: positive values v_1 … v_K (e.g. the sorted eigenvalues of Θ / N).
@@ -84,7 +86,12 @@ def _tail_sum(b: float, k0: int, k_max: int) -> float:
 
 
 def fit_projection_tail(
-    *, p_k0: float, k0: int, k_max: int, tail_total: float, b_bounds: tuple[float, float] = (-1.0, 20.0)
+    *,
+    p_k0: float,
+    k0: int,
+    k_max: int,
+    tail_total: float,
+    b_bounds: tuple[float, float] = (-1.0, 20.0),
 ) -> PowerLaw:
     """The tail ``a k^(−b)`` (k0 ≤ k ≤ k_max) with ``a k0^(−b) = p_k0`` and sum ``tail_total``.
 
@@ -98,14 +105,17 @@ def fit_projection_tail(
             than ``‖δy‖²`` or the tail would need to grow faster than ``k^{−b_min}``).
 
     Example:
-        >>> law = fit_projection_tail(p_k0=1.0, k0=10, k_max=1000, tail_total=_tail_sum(1.3, 10, 1000))
+        >>> total = _tail_sum(1.3, 10, 1000)
+        >>> law = fit_projection_tail(p_k0=1.0, k0=10, k_max=1000, tail_total=total)
         >>> round(law.exponent, 9)
         1.3
     """
     if not (1 <= k0 <= k_max):
         raise DataError(f"k0={k0} must lie in 1..{k_max}; use a smaller k0.")
     if not (np.isfinite(p_k0) and p_k0 > 0):
-        raise DataError(f"the projection p_k0={p_k0} must be positive to anchor the tail; change k0.")
+        raise DataError(
+            f"the projection p_k0={p_k0} must be positive to anchor the tail; change k0."
+        )
     lo, hi = b_bounds
     s_lo, s_hi = _tail_sum(lo, k0, k_max), _tail_sum(hi, k0, k_max)
     target = tail_total / p_k0

@@ -64,7 +64,9 @@ class ExtrapolationConfig:
         if self.keep_head < 0:
             raise ConfigError(f"keep_head must be ≥ 0, got {self.keep_head}.")
         if self.alpha is not None and not (0.0 <= self.alpha <= 1.0):
-            raise ConfigError(f"alpha must be in [0, 1] (the paper uses 0.1–0.2), got {self.alpha}.")
+            raise ConfigError(
+                f"alpha must be in [0, 1] (the paper uses 0.1–0.2), got {self.alpha}."
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +126,9 @@ def spectrum_from_ntk(
     f0 = np.asarray(f0, dtype=np.float64)
     n, c = f0.shape
     if th.shape != (n * c, n * c):
-        raise DataError(f"Θ has shape {th.shape} but f0 is {f0.shape}; expected ({n * c}, {n * c}).")
+        raise DataError(
+            f"Θ has shape {th.shape} but f0 is {f0.shape}; expected ({n * c}, {n * c})."
+        )
     onehot = np.eye(c)[np.asarray(labels)]
     dy = (onehot - f0).reshape(-1)
     evals, evecs = np.linalg.eigh(0.5 * (th + th.T))
@@ -134,18 +138,20 @@ def spectrum_from_ntk(
 
 
 def _fit_indices(size: int, fit_range: tuple[float, float]) -> tuple[int, int]:
-    lo = max(1, int(round(fit_range[0] * size)))
-    hi = min(size, max(lo + 1, int(round(fit_range[1] * size))))
+    lo = max(1, round(fit_range[0] * size))
+    hi = min(size, max(lo + 1, round(fit_range[1] * size)))
     return lo, hi
 
 
 def _fitted_alpha(theta0: np.ndarray, n0: int, c: int, cfg: ExtrapolationConfig) -> float:
     """α from nested subsets: s(N0) = s(N0/2) + α(1 − 1/2)."""
     half = n0 // 2
+
     def slope(m: int) -> float:
         sub = theta0[: m * c, : m * c]
         ev = np.sort(np.linalg.eigvalsh(0.5 * (sub + sub.T)))[::-1] / m
         return fit_power_law(ev, k_range=_fit_indices(m * c, cfg.fit_range)).exponent
+
     return float(np.clip(2.0 * (slope(n0) - slope(half)), 0.0, 1.0))
 
 

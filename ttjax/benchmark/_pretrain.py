@@ -84,8 +84,9 @@ def pretrain(
 
     num_classes = int(labels.max()) + 1
     k_init, k_shuffle = jax.random.split(key)
-    model = create_model(model_name, num_classes=num_classes, image_size=image_size,
-                         weights=None, key=k_init)  # fmt: skip
+    model = create_model(
+        model_name, num_classes=num_classes, image_size=image_size, weights=None, key=k_init
+    )
     module = model.module
     tx = optax.adam(learning_rate)
     params, stats = model.params, model.batch_stats
@@ -94,8 +95,9 @@ def pretrain(
     @jax.jit
     def step(params, stats, opt_state, x, y):
         def loss_fn(p):
-            logits, upd = module.apply({"params": p, "batch_stats": stats}, x, train=True,
-                                       mutable=["batch_stats"])  # fmt: skip
+            logits, upd = module.apply(
+                {"params": p, "batch_stats": stats}, x, train=True, mutable=["batch_stats"]
+            )
             onehot = jax.nn.one_hot(y, num_classes)
             return optax.softmax_cross_entropy(logits, onehot).mean(), upd["batch_stats"]
 
@@ -105,7 +107,8 @@ def pretrain(
 
     @jax.jit
     def predict(params, stats, x):
-        return jnp.argmax(module.apply({"params": params, "batch_stats": stats}, x), -1)
+        logits = module.apply({"params": params, "batch_stats": stats}, x)
+        return jnp.argmax(jnp.asarray(logits), -1)
 
     n = len(labels)
     steps_per_epoch = n // batch_size
@@ -118,8 +121,9 @@ def pretrain(
             for i in range(steps_per_epoch):
                 idx = perm[i * batch_size : (i + 1) * batch_size]
                 x = model.preprocess(images[idx])
-                params, stats, opt_state, loss = step(params, stats, opt_state, x,
-                                                      jnp.asarray(labels[idx]))  # fmt: skip
+                params, stats, opt_state, loss = step(
+                    params, stats, opt_state, x, jnp.asarray(labels[idx])
+                )
                 bar.update(task, advance=1, description=f"epoch {epoch + 1} loss {float(loss):.3f}")
     correct = 0
     for i in range(0, len(test_labels), 500):

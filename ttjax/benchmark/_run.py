@@ -18,7 +18,7 @@ import numpy as np
 
 from .._errors import TTJaxError
 from .._types import Images, Labels, PRNGKey
-from ..training_time import epsilon_training_time, eps_key
+from ..training_time import eps_key, epsilon_training_time
 from ._case import BenchmarkCase, TaskSpec
 from ._store import append_record, completed_keys, read_records
 
@@ -55,7 +55,6 @@ def build_task(spec: TaskSpec) -> Any:
 def build_model(spec: TaskSpec, *, key: PRNGKey) -> Any:
     """``create_model`` for a spec (fresh head from ``key``)."""
     from ..models import create_model
-
     from ._pretrain import resolve_weights
 
     return create_model(
@@ -78,7 +77,8 @@ def evaluate_case(case: BenchmarkCase, key: PRNGKey) -> dict[str, Any]:
     (Θ, dynamics, Tε; JIT compilation included, as a user would pay it), ``finetune`` the
     time of the T training steps (``FinetuneResult.train_time_s``: compilation and the full-set
     evaluation that records the curve excluded, as in plain training); ``cost_ratio =
-    train_steps / predict``. ``finetune_wall`` (everything) is recorded too. Model and data set-up is timed
+    train_steps / predict``. ``finetune_wall`` (everything) is recorded too. Model and data
+    set-up is timed
     separately and excluded from both.
     """
     from ..predict import predict_training_time

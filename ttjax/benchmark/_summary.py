@@ -2,7 +2,10 @@
 
 For each finished case and each ε, with the predicted Tε taken as the median over paths:
 
-.. math::  e_{rel} = \\frac{|T^{pred}_\\varepsilon - T^{real}_\\varepsilon|}{\\max(T^{real}_\\varepsilon, 1)},
+.. math::
+
+    e_{rel} = \\frac{|T^{pred}_\\varepsilon - T^{real}_\\varepsilon|}
+                   {\\max(T^{real}_\\varepsilon, 1)},
            \\qquad e_{abs} = |T^{pred}_\\varepsilon - T^{real}_\\varepsilon| \\text{ (steps)}.
 
 (The ``max(·, 1)`` only matters when the real run hits ε at step 0.) Reported, overall, per ε,
@@ -166,8 +169,13 @@ def format_summary(summary: BenchmarkSummary) -> str:
         t.add_column(col, justify="right")
     for r in summary.rows:
         t.add_row(
-            r.group, str(r.n), f"{r.within_13:.0%}", f"{r.within_20:.0%}",
-            f"{r.p95_rel:.0%}", f"{r.median_rel:.0%}", f"{r.mean_abs:.1f}",
+            r.group,
+            str(r.n),
+            f"{r.within_13:.0%}",
+            f"{r.within_20:.0%}",
+            f"{r.p95_rel:.0%}",
+            f"{r.median_rel:.0%}",
+            f"{r.mean_abs:.1f}",
         )
     console.print(t)
     eps_all = sorted({e for d in summary.table1.values() for e in d})
@@ -184,6 +192,7 @@ def format_summary(summary: BenchmarkSummary) -> str:
                 cells.append("–" if v is None else f"{v:.1f}")
         t1.add_row(label, *cells)
     console.print(t1)
-    console.print(f"median cost ratio (fine-tuning time / prediction time): "
-                  f"{summary.median_cost_ratio:.1f}×")
+    console.print(
+        f"median cost ratio (fine-tuning time / prediction time): {summary.median_cost_ratio:.1f}×"
+    )
     return console.export_text()

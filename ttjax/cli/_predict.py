@@ -68,17 +68,9 @@ def resolve_dynamics_flags(args: argparse.Namespace) -> tuple[Any, Any]:
     return NtkConfig(**kw), dyn
 
 
-# Defaults of the embedded no-flag prediction that differ from the shared task defaults,
-# so that it finishes in < 2 min on a 2-core CPU (first run, compile included): 32×32
-# inputs (Θ build and the real step are ~4× cheaper than at 64×64), and a learning rate
-# inside the linearised model's stability limit for EfficientNet-Lite0 on `sample`.
-PREDICT_DEFAULTS = {"image_size": 32}
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Task flags + prediction flags + ``--compare FINETUNE_JSON`` + ``--no-progress``."""
     add_task_flags(parser)
-    parser.set_defaults(**PREDICT_DEFAULTS)
     add_dynamics_flags(parser)
     parser.add_argument("--compare", metavar="FINETUNE_JSON", default=None,
                         help="a `ttjax finetune --json` file: its real curve is drawn on the "

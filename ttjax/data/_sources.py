@@ -6,6 +6,7 @@ import gzip
 import importlib.resources
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def load_digits() -> tuple[Images, Labels]:
         raise DataError(
             "the 'digits' source needs scikit-learn: pip install scikit-learn."
         ) from None
-    d = sk_load_digits()
+    d: Any = sk_load_digits()
     images = np.rint(np.asarray(d.images) * (255.0 / 16.0)).astype(np.uint8)
     return as_rgb_uint8(images, where="digits"), as_labels(d.target, n=len(images), where="digits")
 
@@ -117,8 +118,10 @@ def load_folder(path: str, *, image_size: int | None) -> tuple[Images, Labels]:
         raise DataError(f"folder {root} does not exist; pass data='folder:/path/to/root'.")
     classes = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not classes:
-        raise DataError(f"folder {root} has no class sub-folders; put each class's images in "
-                        "its own sub-folder (root/cat/1.png, root/dog/2.png, ...).")
+        raise DataError(
+            f"folder {root} has no class sub-folders; put each class's images in "
+            "its own sub-folder (root/cat/1.png, root/dog/2.png, ...)."
+        )
     images: list[np.ndarray] = []
     labels: list[int] = []
     for cid, cdir in enumerate(classes):

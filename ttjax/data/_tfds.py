@@ -43,6 +43,7 @@ def load_tfds(
     """
     try:
         import tensorflow_datasets as tfds
+        from tensorflow_datasets.core.registered import DatasetNotFoundError
     except ImportError:
         raise DataError(
             "tfds sources need tensorflow-datasets: pip install tensorflow-datasets array_record."
@@ -50,7 +51,7 @@ def load_tfds(
     data_dir = data_dir or os.environ.get("TFDS_DATA_DIR") or None
     try:
         builder = tfds.builder(name, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError:
+    except DatasetNotFoundError:
         raise DataError(
             f"TFDS has no dataset {name!r} (nor is one prepared under "
             f"{data_dir or 'the default data_dir'}); see https://www.tensorflow.org/datasets/catalog."
@@ -62,7 +63,7 @@ def load_tfds(
             + "."
         )
     try:
-        source = builder.as_data_source(split=split)
+        source = builder.as_data_source(split=split)  # pyright: ignore[reportCallIssue]
     except ValueError as err:
         raise DataError(f"TFDS dataset {name!r}: {err}") from None
     except NotImplementedError:

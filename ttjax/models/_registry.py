@@ -64,12 +64,22 @@ def _load_backbone(name: str, family: str, weights: str | os.PathLike[str]) -> t
     return load_pretrained_variables(model_name=name, family=family, weights=weights)
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def _init(module: nn.Module, key: PRNGKey, x: jax.Array) -> PyTree:
+    # one compiled init per (module, input shape): later calls with other keys reuse it
+    return module.init(key, x)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _head_init(key: PRNGKey, d: int, c: int) -> PyTree:
+    return nn.Dense(c).init(jax.random.fold_in(key, HEAD_SALT), jnp.zeros((1, d), jnp.float32))
+
+
 def _fresh_head(abstract: PyTree, key: PRNGKey) -> PyTree:
     """``nn.Dense`` init of the head from ``fold_in(key, HEAD_SALT)``: LeCun-normal kernel
     ``[d, C]`` (std ``1/sqrt(d)``), zero bias."""
     d, c = abstract["params"]["head"]["kernel"].shape
-    head = nn.Dense(c).init(jax.random.fold_in(key, HEAD_SALT), jnp.zeros((1, d), jnp.float32))
-    return head["params"]
+    return _head_init(key, int(d), int(c))["params"]
 
 
 def create_model(
@@ -134,7 +144,7 @@ def create_model(
     abstract = jax.eval_shape(module.init, key, dummy)  # shapes only: no compile
     description = "random"
     if weights is None:
-        variables = dict(jax.jit(module.init)(key, jnp.zeros(dummy.shape, dummy.dtype)))
+        variables = dict(_init(module, key, jnp.zeros(dummy.shape, dummy.dtype)))
     else:
         from ..weights._merge import merge_backbone
 

@@ -113,9 +113,7 @@ def make_eval(
     come from :func:`ttjax.losses.per_example_loss` (the same as the predictions use).
     """
 
-    def evaluate(
-        params: PyTree, x: Array, y: Array, mask: Array
-    ) -> tuple[Array, Array]:
+    def evaluate(params: PyTree, x: Array, y: Array, mask: Array) -> tuple[Array, Array]:
         def one(args: tuple[Array, Array, Array]) -> tuple[Array, Array]:
             xc, yc, mc = args
             logits = apply_fn(params, xc)

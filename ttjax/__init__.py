@@ -1,0 +1,65 @@
+"""ttjax: predict how long fine-tuning a pretrained network takes — without training it.
+
+The public API fits on one screen; everything else lives in private modules.
+
+Example:
+    >>> import jax, ttjax
+    >>> model = ttjax.create_model("tiny", num_classes=2, image_size=8, weights=None,
+    ...                            key=jax.random.key(0))
+    >>> task = ttjax.load_task("digits", classes=2, per_class=8, image_size=8, seed=0)
+    >>> hp = ttjax.Hyperparams(optimizer=ttjax.Optimizer.GD, lr=0.05, steps=20)
+    >>> pred = ttjax.predict_training_time(model, task, hp, eps=(0.1,), paths=1,
+    ...                                    key=jax.random.key(1), progress=False)
+    >>> sorted(pred.training_time)
+    [0.1]
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._config import Hyperparams as Hyperparams
+from ._config import Loss as Loss
+from ._config import Optimizer as Optimizer
+from ._errors import ConfigError as ConfigError
+from ._errors import DataError as DataError
+from ._errors import MemoryBudgetError as MemoryBudgetError
+from ._errors import StabilityError as StabilityError
+from ._errors import TTJaxError as TTJaxError
+from ._errors import WeightsError as WeightsError
+from ._errors import WeightsNotFoundError as WeightsNotFoundError
+from .data import Task as Task
+from .data import load_source as load_source
+from .data import load_task as load_task
+from .data import sample_task as sample_task
+from .dynamics import DynamicsConfig as DynamicsConfig
+from .dynamics import MomentumMode as MomentumMode
+from .dynamics import NoiseModel as NoiseModel
+from .dynamics import Schedule as Schedule
+from .dynamics import TimeMode as TimeMode
+from .dynamics import simulate as simulate
+from .models import Model as Model
+from .models import available_models as available_models
+from .models import create_model as create_model
+from .ntk import NtkConfig as NtkConfig
+from .ntk import NtkMethod as NtkMethod
+from .ntk import NtkResult as NtkResult
+from .ntk import compute_ntk as compute_ntk
+from .ntk import eigh_spectrum as eigh_spectrum
+from .ntk import linearize as linearize
+from .plotting import plot_curves as plot_curves
+from .predict import Prediction as Prediction
+from .predict import predict_from_ntk as predict_from_ntk
+from .predict import predict_training_time as predict_training_time
+from .train import FinetuneResult as FinetuneResult
+from .train import finetune as finetune
+from .train import measure_step_time as measure_step_time
+from .training_time import TrainingTimeStats as TrainingTimeStats
+from .training_time import epsilon_training_time as epsilon_training_time
+from .training_time import training_time_stats as training_time_stats
+from .weights import load_flax_variables as load_flax_variables
+from .weights import load_torch_checkpoint as load_torch_checkpoint
+from .weights import save_flax_variables as save_flax_variables
+
+try:
+    __version__ = version("ttjax")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0+unknown"

@@ -1,0 +1,52 @@
+"""``ttjax benchmark``: predicted vs real Tε on a grid of cases, resumable JSON-lines + summary.
+
+ttjax benchmark --grid default --out results/benchmark.jsonl      # run (resumes), summarise
+ttjax benchmark --summary-only --out results/benchmark.jsonl      # summary from the file alone
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .._config import Loss
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..benchmark._grid import GridPreset
+
+    parser.add_argument(
+        "--grid",
+        choices=[p.value for p in GridPreset],
+        default="default",
+        help="which grid of cases to run (default: default, ≥ 60 cases)",
+    )
+    parser.add_argument(
+        "--out",
+        default="results/benchmark.jsonl",
+        help="JSON-lines file; cases already in it are skipped",
+    )
+    parser.add_argument("--loss", choices=[x.value for x in Loss], default="ce")
+    parser.add_argument("--seed", type=int, default=0, help="PRNG seed of the run")
+    parser.add_argument("--limit", type=int, default=None, help="run at most this many cases")
+    parser.add_argument("--summary-only", action="store_true", help="only summarise --out")
+    parser.add_argument("--summary-json", default=None, help="also write the summary as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    import jax
+
+    from ..benchmark import format_summary, read_records, run_benchmark, summarize
+    from ..benchmark._grid import GridPreset, benchmark_grid
+
+    if not args.summary_only:
+        cases = benchmark_grid(preset=GridPreset(args.grid), loss=Loss(args.loss))
+        if args.limit is not None:
+            cases = cases[: args.limit]
+        run_benchmark(cases, path=args.out, key=jax.random.key(args.seed))
+    summary = summarize(read_records(args.out))
+    print(format_summary(summary))
+    if args.summary_json:
+        with open(args.summary_json, "w") as fh:
+            json.dump(summary.to_dict(), fh, indent=1)
+    return 0
