@@ -49,13 +49,15 @@ def draw(rows: list[tuple[str, str, str, float, float, float]], path: Path) -> N
         sel = [r for r in rows if r[1] == opt]
         top = max([1.0] + [max(r[4], r[5]) for r in sel]) * 1.05
         ax.plot([0, top], [0, top], color="black", lw=1)
-        ax.fill_between([0, top], [0, top * 0.8], [0, top * 1.2], color="grey", alpha=0.15,
-                        lw=0, label="±20%")  # fmt: skip
+        ax.fill_between(
+            [0, top], [0, top * 0.8], [0, top * 1.2], color="grey", alpha=0.15, lw=0, label="±20%"
+        )
         for i, e in enumerate(eps_values):
             pts = np.array([(r[5], r[4]) for r in sel if r[3] == e]).reshape(-1, 2)
             if pts.size:
-                ax.scatter(pts[:, 0], pts[:, 1], s=22, color=colours[i % len(colours)],
-                           label=f"ε={e:g}")  # fmt: skip
+                ax.scatter(
+                    pts[:, 0], pts[:, 1], s=22, color=colours[i % len(colours)], label=f"ε={e:g}"
+                )
         ax.set_xlim(0, top)
         ax.set_ylim(0, top)
         ax.set_xlabel("real Tε (steps)")
@@ -68,7 +70,9 @@ def draw(rows: list[tuple[str, str, str, float, float, float]], path: Path) -> N
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--records", default="results/benchmark_default.jsonl")
     ap.add_argument("--out", default="out/fig1_scatter")
     ap.add_argument("--small", action="store_true", help="CI: use --records as it is")

@@ -26,21 +26,34 @@ def setup(small: bool, seed: int) -> tuple[ttjax.Model, ttjax.Task, ttjax.NtkRes
     """The model, the task and its Θ (exact for ``small``, the default sketch otherwise)."""
     if small:
         task = ttjax.load_task("digits", classes=4, per_class=10, image_size=8, seed=seed)
-        model = ttjax.create_model("tiny", num_classes=4, image_size=8, weights=None,
-                                   key=jax.random.key(seed))  # fmt: skip
+        model = ttjax.create_model(
+            "tiny", num_classes=4, image_size=8, weights=None, key=jax.random.key(seed)
+        )
         cfg = ttjax.NtkConfig(method=ttjax.NtkMethod.EXACT)
     else:
         task = ttjax.load_task("sample", classes=5, per_class=20, image_size=224, seed=seed)
-        model = ttjax.create_model("efficientnet_lite0", num_classes=5, image_size=224,
-                                   weights="imagenet", key=jax.random.key(seed))  # fmt: skip
+        model = ttjax.create_model(
+            "efficientnet_lite0",
+            num_classes=5,
+            image_size=224,
+            weights="imagenet",
+            key=jax.random.key(seed),
+        )
         cfg = ttjax.NtkConfig()
-    ntk = ttjax.compute_ntk(model.apply_fn, model.params, model.preprocess(task.images),
-                            config=cfg, key=jax.random.key(seed + 1))  # fmt: skip
+    ntk = ttjax.compute_ntk(
+        model.apply_fn,
+        model.params,
+        model.preprocess(task.images),
+        config=cfg,
+        key=jax.random.key(seed + 1),
+    )
     return model, task, ntk
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", default="out/fig2_ode_sde")
     ap.add_argument("--small", action="store_true", help="tiny model and task (CI)")
     ap.add_argument("--seed", type=int, default=0)
@@ -54,10 +67,16 @@ def main(argv: list[str] | None = None) -> None:
     runs: dict[str, np.ndarray] = {}
     for opt in (ttjax.Optimizer.GD, ttjax.Optimizer.SGD):
         for m in (0.0, 0.5):
-            hp = ttjax.Hyperparams(optimizer=opt, lr=base_lr * (1 - m), momentum=m, steps=steps,
-                                   batch_size=None if opt is ttjax.Optimizer.GD else n // 4)  # fmt: skip
-            traj = ttjax.simulate(problem, hp, config=dyn, paths=paths,
-                                  key=jax.random.key(args.seed + 2))  # fmt: skip
+            hp = ttjax.Hyperparams(
+                optimizer=opt,
+                lr=base_lr * (1 - m),
+                momentum=m,
+                steps=steps,
+                batch_size=None if opt is ttjax.Optimizer.GD else n // 4,
+            )
+            traj = ttjax.simulate(
+                problem, hp, config=dyn, paths=paths, key=jax.random.key(args.seed + 2)
+            )
             label = f"{'ODE' if opt is ttjax.Optimizer.GD else 'SDE'} lr={hp.lr:.3g} m={m:g}"
             runs[label] = np.median(traj.loss, axis=0)
     out = Path(args.out)

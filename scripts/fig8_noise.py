@@ -28,21 +28,34 @@ def setup(small: bool, seed: int) -> tuple[ttjax.Task, ttjax.NtkResult]:
     """The task and its Θ (exact on a tiny model for ``small``, else the default sketch)."""
     if small:
         task = ttjax.load_task("digits", classes=4, per_class=10, image_size=8, seed=seed)
-        model = ttjax.create_model("tiny", num_classes=4, image_size=8, weights=None,
-                                   key=jax.random.key(seed))  # fmt: skip
+        model = ttjax.create_model(
+            "tiny", num_classes=4, image_size=8, weights=None, key=jax.random.key(seed)
+        )
         cfg = ttjax.NtkConfig(method=ttjax.NtkMethod.EXACT)
     else:
         task = ttjax.load_task("sample", classes=5, per_class=20, image_size=224, seed=seed)
-        model = ttjax.create_model("efficientnet_lite0", num_classes=5, image_size=224,
-                                   weights="imagenet", key=jax.random.key(seed))  # fmt: skip
+        model = ttjax.create_model(
+            "efficientnet_lite0",
+            num_classes=5,
+            image_size=224,
+            weights="imagenet",
+            key=jax.random.key(seed),
+        )
         cfg = ttjax.NtkConfig()
-    ntk = ttjax.compute_ntk(model.apply_fn, model.params, model.preprocess(task.images),
-                            config=cfg, key=jax.random.key(seed + 1))  # fmt: skip
+    ntk = ttjax.compute_ntk(
+        model.apply_fn,
+        model.params,
+        model.preprocess(task.images),
+        config=cfg,
+        key=jax.random.key(seed + 1),
+    )
     return task, ntk
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", default="out/fig8_noise")
     ap.add_argument("--small", action="store_true", help="tiny model and task (CI)")
     ap.add_argument("--seed", type=int, default=0)
@@ -53,16 +66,19 @@ def main(argv: list[str] | None = None) -> None:
     n = len(task.labels)
     gd = ttjax.Hyperparams(lr=1e-6, steps=1)
     lr = 0.5 * float(
-        ttjax.simulate(problem, gd, config=ttjax.DynamicsConfig(check_stability=False))
-        .max_stable_lr
+        ttjax.simulate(
+            problem, gd, config=ttjax.DynamicsConfig(check_stability=False)
+        ).max_stable_lr
     )
     key = jax.random.key(args.seed + 2)
     runs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    hp = ttjax.Hyperparams(optimizer=ttjax.Optimizer.SGD, lr=lr, batch_size=max(2, n // 8),
-                           steps=steps)  # fmt: skip
+    hp = ttjax.Hyperparams(
+        optimizer=ttjax.Optimizer.SGD, lr=lr, batch_size=max(2, n // 8), steps=steps
+    )
     for noise in MODELS:
-        traj = ttjax.simulate(problem, hp, config=ttjax.DynamicsConfig(noise_model=noise),
-                              paths=paths, key=key)  # fmt: skip
+        traj = ttjax.simulate(
+            problem, hp, config=ttjax.DynamicsConfig(noise_model=noise), paths=paths, key=key
+        )
         q = np.quantile(traj.loss, (0.5, 0.05, 0.95), axis=0)
         runs[noise.value] = (q[0], q[1], q[2])
     gd_curve = ttjax.simulate(problem, ttjax.Hyperparams(lr=lr, steps=steps)).loss[0]

@@ -22,7 +22,9 @@ def _cell(v: float | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--records", default="results/benchmark_default.jsonl")
     ap.add_argument("--out", default="out/table1")
     ap.add_argument("--small", action="store_true", help="CI: use --records as it is")

@@ -1,0 +1,99 @@
+"""Each paper-figure script runs with ``--small`` and writes a non-empty PNG and finite numbers."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ttjax.benchmark import read_records, summarize
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = ROOT / "results" / "benchmark_default.jsonl"
+
+# script → (PNG, CSV, JSON or None) it must write
+OUTPUTS = {
+    "fig1_scatter": ("fig1_scatter.png", "fig1_scatter.csv", "fig1_summary.json"),
+    "table1": ("table1.png", "table1.csv", "table1.json"),
+    "fig2_ode_sde": ("fig2_ode_sde.png", "fig2_ode_sde.csv", None),
+    "fig4_ntk": ("fig4_ntk.png", "fig4_projection.csv", "fig4_spectrum.json"),
+    "fig8_noise": ("fig8_noise.png", "fig8_noise.csv", None),
+}
+SLOW = {"fig2_ode_sde", "fig4_ntk", "fig8_noise"}  # build a Θ: ≈ 10–30 s each on 2 cores
+
+
+def _run(name: str, out: Path) -> None:
+    env = {
+        **os.environ,
+        "JAX_PLATFORMS": "cpu",
+        "MPLBACKEND": "Agg",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    cmd = [sys.executable, str(ROOT / "scripts" / f"{name}.py"), "--small", "--out", str(out)]
+    if name in ("fig1_scatter", "table1"):
+        cmd += ["--records", str(RECORDS)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _finite_numbers(rows: list[dict[str, str]]) -> list[float]:
+    vals = []
+    for row in rows:
+        for v in row.values():
+            try:
+                vals.append(float(v))
+            except ValueError:
+                continue  # a label column (task, method, key...)
+    return vals
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in OUTPUTS]
+)
+def test_script_small_writes_png_and_finite_numbers(name: str, tmp_path: Path):
+    _run(name, tmp_path)
+    png, table, js = OUTPUTS[name]
+    assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / png).stat().st_size > 2000
+    rows = _csv_rows(tmp_path / table)
+    vals = _finite_numbers(rows)
+    assert rows and vals and all(math.isfinite(v) for v in vals)
+    if js is not None:
+        text = (tmp_path / js).read_text()
+        assert "NaN" not in text and "Infinity" not in text
+        json.loads(text)
+
+
+def test_fig1_and_table1_match_summarize(tmp_path: Path):
+    records = read_records(RECORDS)
+    summary = summarize(records)
+    _run("fig1_scatter", tmp_path / "fig1")
+    _run("table1", tmp_path / "table1")
+    # fig1: one point per finished (case, ε) pair, and the summary it writes is summarize's.
+    points = _csv_rows(tmp_path / "fig1" / "fig1_scatter.csv")
+    assert len(points) == summary.row("all").n
+    for opt in ("gd", "sgd"):
+        sel = [p for p in points if p["optimizer"] == opt]
+        mean_abs = sum(abs(float(p["predicted"]) - float(p["real"])) for p in sel) / len(sel)
+        assert mean_abs == pytest.approx(summary.row(opt).mean_abs, rel=1e-12)
+    written = json.loads((tmp_path / "fig1" / "fig1_summary.json").read_text())
+    assert written == json.loads(json.dumps(summary.to_dict()))
+    # table1: every (task, ε) cell equals summarize(...).table1.
+    rows = _csv_rows(tmp_path / "table1" / "table1.csv")
+    assert len(rows) == sum(len(by_eps) for by_eps in summary.table1.values())
+    for r in rows:
+        cells = summary.table1[r["task"]][float(r["eps"])]
+        for regime in ("low", "high"):
+            want = cells[regime]
+            assert (r[regime] == "") if want is None else float(r[regime]) == pytest.approx(want)
