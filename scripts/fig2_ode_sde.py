@@ -40,13 +40,7 @@ def setup(small: bool, seed: int) -> tuple[ttjax.Model, ttjax.Task, ttjax.NtkRes
             key=jax.random.key(seed),
         )
         cfg = ttjax.NtkConfig()
-    ntk = ttjax.compute_ntk(
-        model.apply_fn,
-        model.params,
-        model.preprocess(task.images),
-        config=cfg,
-        key=jax.random.key(seed + 1),
-    )
+    ntk = ttjax.task_ntk(model, task, config=cfg, key=jax.random.key(seed + 1))
     return model, task, ntk
 
 

@@ -49,6 +49,7 @@ from .plotting import plot_curves as plot_curves
 from .predict import Prediction as Prediction
 from .predict import predict_from_ntk as predict_from_ntk
 from .predict import predict_training_time as predict_training_time
+from .predict import task_ntk as task_ntk
 from .train import FinetuneResult as FinetuneResult
 from .train import finetune as finetune
 from .train import measure_step_time as measure_step_time

@@ -191,6 +191,39 @@ def predict_from_ntk(
     )
 
 
+def task_ntk(
+    model: Any,
+    task: Any,
+    *,
+    config: Any = None,
+    key: jax.Array,
+    progress: bool = False,
+) -> Any:
+    """Θ of ``model`` at its pretrained parameters on the task's training images.
+
+    The one place where a :class:`ttjax.models.Model` and a :class:`ttjax.data.Task` meet the
+    NTK engine: ``Θ = J Jᵀ`` with ``J = ∂f/∂w`` of ``model.apply_fn`` at ``model.params`` on
+    ``model.preprocess(task.images)`` (layout and methods: :func:`ttjax.ntk.compute_ntk`).
+
+    Args:
+        model: the network (``apply_fn``, ``params``, ``preprocess``).
+        task: the training set (uint8 ``images``).
+        config: a :class:`ttjax.ntk.NtkConfig` (default: ``NtkConfig()``); ``progress``
+            overrides its progress flag.
+        key: PRNG key of the random projections / probes.
+        progress: show a progress bar while Θ is built.
+
+    Returns:
+        The :class:`ttjax.ntk.NtkResult`.
+    """
+    from .ntk import NtkConfig, compute_ntk
+
+    cfg = config if config is not None else NtkConfig()
+    cfg = dataclasses.replace(cfg, progress=progress)
+    x = model.preprocess(task.images)
+    return compute_ntk(model.apply_fn, model.params, x, config=cfg, key=key)
+
+
 def predict_training_time(
     model: Any,
     task: Any,
@@ -237,18 +270,13 @@ def predict_training_time(
         >>> len(pred.curves["loss"]), pred.step_time_s > 0
         (21, True)
     """
-    from .ntk import NtkConfig, compute_ntk
-
     if len(task.labels) < 2:
         raise ConfigError("the task needs at least 2 training examples.")
     k_ntk, k_time, k_dyn = jax.random.split(key, 3)
     timing: dict[str, float] = {}
     if ntk is None:
-        cfg = ntk_config if ntk_config is not None else NtkConfig()
-        cfg = dataclasses.replace(cfg, progress=progress)
         start = time.perf_counter()
-        x = model.preprocess(task.images)
-        ntk = compute_ntk(model.apply_fn, model.params, x, config=cfg, key=k_ntk)
+        ntk = task_ntk(model, task, config=ntk_config, key=k_ntk, progress=progress)
         timing["ntk"] = time.perf_counter() - start
     problem = Problem.from_ntk(ntk, task.labels, loss=hparams.loss)
     check_stability(problem, hparams, config=dynamics)  # fail fast, before timing a step
@@ -388,4 +416,5 @@ __all__ = [
     "predict_from_ntk",
     "predict_grid",
     "predict_training_time",
+    "task_ntk",
 ]

@@ -48,15 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build Θ once, solve the grid, print the table; ``--json`` writes every setting."""
-    import dataclasses
 
     import jax
     from rich.console import Console
     from rich.table import Table
 
     from ..dynamics import Problem
-    from ..ntk import compute_ntk
-    from ..predict import Criterion, predict_grid
+    from ..predict import Criterion, predict_grid, task_ntk
     from ._report import write_json
 
     console = Console(stderr=True)
@@ -77,10 +75,8 @@ def run(args: argparse.Namespace) -> int:
     timing = {"load": time.perf_counter() - t0}
 
     start = time.perf_counter()
-    x = rt.model.preprocess(rt.task.images)
     k_ntk, k_dyn = jax.random.split(rt.key)
-    cfg = dataclasses.replace(ntk_config, progress=not args.no_progress)
-    ntk = compute_ntk(rt.model.apply_fn, rt.model.params, x, config=cfg, key=k_ntk)
+    ntk = task_ntk(rt.model, rt.task, config=ntk_config, key=k_ntk, progress=not args.no_progress)
     timing["ntk"] = time.perf_counter() - start
     problem = Problem.from_ntk(ntk, rt.task.labels, loss=rt.hparams.loss)
     start = time.perf_counter()
