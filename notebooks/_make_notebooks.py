@@ -15,13 +15,21 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = Path(__file__).resolve().parent
 
 INSTALL = """\
-# Colab: install ttjax when it is not importable (replace <repo> with the project's git URL).
-try:
-    import ttjax
-except ImportError:
-    %pip install -q "git+https://github.com/<repo>/ttjax.git"
-    import ttjax
+# Colab: ttjax is installed from TTJAX_SOURCE when it is not importable: a git URL
+# ("git+https://<host>/<you>/ttjax.git"), a checkout on Drive ("/content/drive/MyDrive/ttjax")
+# or a wheel. Set it here or as an environment variable, then run this cell.
+import importlib.util
+import os
+import subprocess
+import sys
+
+TTJAX_SOURCE = os.environ.get("TTJAX_SOURCE", "")
+if importlib.util.find_spec("ttjax") is None:
+    if not TTJAX_SOURCE:
+        raise RuntimeError("ttjax is not installed: set TTJAX_SOURCE to its git URL or path.")
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", TTJAX_SOURCE])
 import jax
+import ttjax
 
 print("ttjax", ttjax.__version__, "on", jax.devices())"""
 
@@ -62,10 +70,17 @@ QUICKSTART = [
         "also times one real training step to turn steps into seconds."
     ),
     new_code_cell("""\
+from ttjax.dynamics import Problem
+
 ntk = ttjax.compute_ntk(model.apply_fn, model.params, model.preprocess(task.images),
                         config=ttjax.NtkConfig(), key=jax.random.key(1))
+# the largest learning rate at which the linearised model does not diverge
+problem = Problem.from_ntk(ntk, task.labels, loss=ttjax.Loss.CE)
+lr_max = ttjax.simulate(problem, ttjax.Hyperparams(lr=1e-6, steps=1),
+                        config=ttjax.DynamicsConfig(check_stability=False)).max_stable_lr
+print(f"largest stable lr of the linearised model: {lr_max:.3g}")
 predictions = {}
-for lr in (0.01, 0.05, 0.1):
+for lr in (float(f"{f * lr_max:.2g}") for f in (0.1, 0.25, 0.5)):
     hp = ttjax.Hyperparams(optimizer=ttjax.Optimizer.GD, lr=lr, steps=STEPS)
     pred = ttjax.predict_training_time(model, task, hp, eps=(0.1, 0.4), paths=1, ntk=ntk,
                                        key=jax.random.key(2), progress=False)
@@ -74,7 +89,7 @@ for lr in (0.01, 0.05, 0.1):
     print(f"lr={lr:<5} T_eps (steps) = {t}   ≈ {pred.wall_clock_estimate_s:.3g} s to ε=0.1")"""),
     new_markdown_cell("## Compare with one real fine-tuning run (same `Hyperparams`)"),
     new_code_cell("""\
-lr = 0.05
+lr = sorted(predictions)[1]  # the middle learning rate
 hp = ttjax.Hyperparams(optimizer=ttjax.Optimizer.GD, lr=lr, steps=STEPS)
 real = ttjax.finetune(model, task, hp, key=jax.random.key(3), progress=False)
 pred = predictions[lr]
@@ -112,7 +127,7 @@ import numpy as np
 
 from ttjax.extrapolate import fit_power_law
 
-cfg = ttjax.NtkConfig(method=ttjax.NtkMethod.EXACT if SMALL else ttjax.NtkMethod.TRACE)
+cfg = ttjax.NtkConfig(method=ttjax.NtkMethod.EXACT if SMALL else ttjax.NtkMethod.KRONECKER)
 ntk = ttjax.compute_ntk(model.apply_fn, model.params, model.preprocess(task.images),
                         config=cfg, key=jax.random.key(1))
 n = len(task.labels)

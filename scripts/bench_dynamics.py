@@ -260,7 +260,7 @@ def main() -> None:
     p.add_argument("--ntk-image-size", type=int, default=64, help="0: skip the Θ build timing")
     p.add_argument("--model", default="efficientnet_lite0")
     p.add_argument("--weights", default="imagenet")
-    p.add_argument("--ntk-method", default="trace")
+    p.add_argument("--ntk-method", default="kronecker")
     p.add_argument("--image-size", type=int, default=32)
     p.add_argument("--classes", type=int, default=5)
     p.add_argument("--per-class", type=int, default=30)

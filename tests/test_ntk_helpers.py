@@ -43,6 +43,41 @@ class SmallCNN(nn.Module):
         return nn.Dense(self.classes, name="head")(x)
 
 
+class KronCNN(nn.Module):
+    """Every layer type NtkMethod.KRONECKER factors: im2col Conv, depthwise Conv, frozen
+    BatchNorm, nn.Conv with bias and stride, a conv with a 1×1 output, Dense (6×6 inputs)."""
+
+    classes: int = 3
+
+    @nn.compact
+    def __call__(self, x):
+        from ttjax.models import Conv, ConvImpl
+
+        x = Conv(6, (3, 3), use_bias=False, impl=ConvImpl.IM2COL, name="conv1")(x)
+        x = nn.relu(nn.BatchNorm(use_running_average=True, name="bn1")(x))
+        x = Conv(6, (3, 3), feature_group_count=6, impl=ConvImpl.IM2COL, name="dw")(x)
+        x = nn.relu(nn.Conv(8, (3, 3), strides=(2, 2), name="conv2")(x))
+        x = nn.relu(nn.Conv(5, (3, 3), padding="VALID", name="conv3")(x))  # 1×1 output
+        return nn.Dense(self.classes, name="head")(x.reshape(x.shape[0], -1))
+
+
+def make_frozen_bn(model: nn.Module, x_shape: tuple[int, ...], seed: int = 0, dtype=jnp.float64):
+    """``make`` for a model with BatchNorm: running statistics moved off (0, 1), frozen."""
+    k_init, k_x = jax.random.split(jax.random.key(seed))
+    x = jax.random.normal(k_x, x_shape, dtype)
+    variables = model.init(k_init, x[:1])
+    params = jax.tree_util.tree_map(lambda a: a.astype(dtype) + 0.05, variables["params"])
+    stats = jax.tree_util.tree_map(lambda a: a.astype(dtype) + 0.3, variables["batch_stats"])
+    key = (id(model), "bn", seed, x_shape, jnp.dtype(dtype).name)
+    if key not in _APPLY_CACHE:
+
+        def apply_fn(p, xb):
+            return model.apply({"params": p, "batch_stats": stats}, xb)
+
+        _APPLY_CACHE[key] = (model, apply_fn)  # type: ignore[index]
+    return _APPLY_CACHE[key][1], params, x  # type: ignore[index]
+
+
 def make(model: nn.Module, x_shape: tuple[int, ...], seed: int = 0, dtype=jnp.float64):
     """``(apply_fn, params, x)`` with params and x in ``dtype``."""
     k_init, k_x = jax.random.split(jax.random.key(seed))
@@ -52,7 +87,7 @@ def make(model: nn.Module, x_shape: tuple[int, ...], seed: int = 0, dtype=jnp.fl
     return _apply(model), params, x
 
 
-_APPLY_CACHE: dict[int, object] = {}
+_APPLY_CACHE: dict[object, object] = {}
 
 
 def _apply(model: nn.Module):

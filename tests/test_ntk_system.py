@@ -37,7 +37,7 @@ def test_four_devices_give_the_single_device_theta(tmp_path: Path):
         import os, sys
         import jax, numpy as np
         sys.path.insert(0, sys.argv[2])
-        from test_ntk_helpers import SmallCNN, make
+        from test_ntk_helpers import KronCNN, SmallCNN, make, make_frozen_bn
         from ttjax.ntk import NtkConfig, NtkMethod, compute_ntk
         assert len(jax.devices()) == int(sys.argv[3])
         apply_fn, params, x = make(SmallCNN(), (10, 6, 6, 2), dtype=np.float32)
@@ -47,6 +47,10 @@ def test_four_devices_give_the_single_device_theta(tmp_path: Path):
             r = compute_ntk(apply_fn, params, x, config=cfg, key=jax.random.key(0))
             out[m.value] = r.theta
             out[m.value + "_dev"] = np.array(r.diagnostics["devices"])
+        apply_fn, params, x = make_frozen_bn(KronCNN(), (10, 6, 6, 2), dtype=np.float32)
+        cfg = NtkConfig(method=NtkMethod.KRONECKER, projection_dim=64, example_block=2)
+        r = compute_ntk(apply_fn, params, x, config=cfg, key=jax.random.key(0))
+        out["kronecker"], out["kronecker_dev"] = r.theta, np.array(r.diagnostics["devices"])
         np.savez(sys.argv[1], **out)
         """
     )
@@ -60,7 +64,7 @@ def test_four_devices_give_the_single_device_theta(tmp_path: Path):
             check=True, env=env, timeout=300,
         )  # fmt: skip
         results[n_dev] = dict(np.load(out))
-    for m in ("exact", "sketch", "trace"):
+    for m in ("exact", "sketch", "trace", "kronecker"):
         assert int(results[4][m + "_dev"]) == 4
         # same sketch tables and probes; only float32 summation order can differ
         np.testing.assert_allclose(results[4][m], results[1][m], rtol=1e-5, atol=1e-6)

@@ -20,6 +20,7 @@ from ._run import evaluate_case as evaluate_case
 from ._run import run_benchmark as run_benchmark
 from ._store import append_record as append_record
 from ._store import read_records as read_records
+from ._store import resolved_hparams as resolved_hparams
 from ._summary import BenchmarkSummary as BenchmarkSummary
 from ._summary import ErrorRow as ErrorRow
 from ._summary import format_summary as format_summary
@@ -44,6 +45,7 @@ __all__ = [
     "pretrain",
     "read_records",
     "resolve_weights",
+    "resolved_hparams",
     "run_benchmark",
     "summarize",
 ]

@@ -6,6 +6,7 @@ with the same grid and file loses at most the case that was running.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import time
@@ -73,8 +74,10 @@ def _curve(x: Any) -> list[float]:
 def evaluate_case(case: BenchmarkCase, key: PRNGKey) -> dict[str, Any]:
     """Predict and really fine-tune one case; returns the record's result fields.
 
-    Timings: ``predict`` is the wall-clock of :func:`ttjax.predict.predict_training_time`
-    (Θ, dynamics, Tε; JIT compilation included, as a user would pay it), ``finetune`` the
+    Timings: ``predict`` is the wall-clock of Θ (:func:`ttjax.predict.task_ntk`) plus
+    :func:`ttjax.predict.predict_training_time` (dynamics, Tε; JIT compilation included, as a
+    user would pay it; the one-real-step timing that only converts steps to seconds is
+    skipped), ``finetune`` the
     time of the T training steps (``FinetuneResult.train_time_s``: compilation and the full-set
     evaluation that records the curve excluded, as in plain training); ``cost_ratio =
     train_steps / predict``. ``finetune_wall`` (everything) is recorded too. Model and data
@@ -89,11 +92,31 @@ def evaluate_case(case: BenchmarkCase, key: PRNGKey) -> dict[str, Any]:
     task = build_task(case.task)
     model = build_model(case.task, key=k_head)
     t1 = time.perf_counter()
+    from ..dynamics import Problem, check_stability
+    from ..ntk import NtkConfig, NtkMethod
+    from ..predict import task_ntk
+
+    k_ntk, k_pred = jax.random.split(k_pred)
+    ntk = task_ntk(model, task, config=NtkConfig(method=NtkMethod(case.ntk_method)), key=k_ntk)
+    hparams = case.hparams
+    limit = None
+    if case.lr_fraction is not None:
+        problem = Problem.from_ntk(ntk, task.labels, loss=hparams.loss)
+        limit = check_stability(problem, dataclasses.replace(hparams, lr=1e-12))
+        hparams = dataclasses.replace(hparams, lr=case.lr_fraction * limit)
     pred = predict_training_time(
-        model, task, case.hparams, eps=case.eps, paths=case.paths, key=k_pred
+        model,
+        task,
+        hparams,
+        eps=case.eps,
+        paths=case.paths,
+        ntk=ntk,
+        key=k_pred,
+        progress=False,
+        measure_time=False,
     )
     t2 = time.perf_counter()
-    real = finetune(model, task, case.hparams, key=k_train, progress=False)
+    real = finetune(model, task, hparams, key=k_train, progress=False)
     t3 = time.perf_counter()
     real_loss = np.asarray(real.loss, dtype=np.float64)
     stats = pred.training_time
@@ -117,6 +140,9 @@ def evaluate_case(case: BenchmarkCase, key: PRNGKey) -> dict[str, Any]:
         },
         "step_time_s": float(real.step_time_s),
         "cost_ratio": float(real.train_time_s) / max(t2 - t1, 1e-9),
+        "hparams_resolved": hparams.to_dict(),
+        "max_stable_lr": limit,
+        "ntk_time_s": float(ntk.timing_s["total"]),
         "num_params": int(model.num_params),
     }
 

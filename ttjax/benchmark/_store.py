@@ -88,3 +88,16 @@ def append_record(path: str | os.PathLike[str], record: Mapping[str, Any]) -> No
 def completed_keys(records: list[dict[str, Any]]) -> set[str]:
     """Keys of the cases already in the file (successes and recorded failures)."""
     return {str(r["key"]) for r in records if "key" in r}
+
+
+def resolved_hparams(record: dict[str, Any]) -> dict[str, Any]:
+    """The hyper-parameters a record's case really ran with.
+
+    A case with ``lr_fraction`` records its resolved learning rate (``lr_fraction × η_max``)
+    in ``hparams_resolved``; older records and absolute-lr cases use ``case.hparams``.
+
+    Example:
+        >>> resolved_hparams({"case": {"hparams": {"lr": 0.2}}, "hparams_resolved": {"lr": 0.004}})
+        {'lr': 0.004}
+    """
+    return dict(record.get("hparams_resolved") or record["case"]["hparams"])

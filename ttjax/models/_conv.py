@@ -74,7 +74,7 @@ def explicit_padding(
     return [(int(lo), int(hi)) for lo, hi in padding]
 
 
-def _im2col_patches(
+def im2col_patches(
     x: Float[Array, "B H W C"],
     kernel_hw: tuple[int, int],
     strides: tuple[int, int],
@@ -134,7 +134,7 @@ def conv2d(
             feature_group_count=feature_group_count,
         )
     if depthwise:
-        cols = _im2col_patches(x, (kh, kw), strides, pads)  # [B, Ho, Wo, kh*kw, C]
+        cols = im2col_patches(x, (kh, kw), strides, pads)  # [B, Ho, Wo, kh*kw, C]
         return jnp.einsum("bhwkc,kc->bhwc", cols, kernel.reshape(kh * kw, cout))
     if kh == 1 and kw == 1 and all(p == (0, 0) for p in pads):
         xs = x[:, :: strides[0], :: strides[1], :]
@@ -149,7 +149,7 @@ def conv2d(
         )  # [B, Ho, Wo, Cin*kh*kw], channel-major
         k2 = jnp.transpose(kernel, (2, 0, 1, 3)).reshape(cin * kh * kw, cout)
         return jnp.dot(cols, k2)
-    cols = _im2col_patches(x, (kh, kw), strides, pads)  # [B, Ho, Wo, kh*kw, Cin]
+    cols = im2col_patches(x, (kh, kw), strides, pads)  # [B, Ho, Wo, kh*kw, Cin]
     b, ho, wo = cols.shape[:3]
     return jnp.dot(cols.reshape(b, ho, wo, kh * kw * cin), kernel.reshape(kh * kw * cin, cout))
 

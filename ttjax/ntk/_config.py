@@ -38,7 +38,15 @@ class NtkMethod(enum.Enum):
     * ``SKETCH``: count-sketch of each per-example, per-output gradient to D′
       buckets (one hashed bucket and sign per parameter, a scatter-add):
       ``Θ ≈ S Sᵀ``. Unbiased; costs ``N·C·D`` adds after the ≈ (1 + 2C)F gradients.
-    * ``TRACE`` (class structure, the default): ``Θ ≈ Θ₁ ⊗ I_C`` with
+    * ``KRONECKER`` (the default): layer-factored (``ttjax.ntk._kronecker``). A conv/dense layer's
+      per-example gradient is ``Σ_l p_l g_lᵀ`` (input patches ⊗ output cotangents), so
+      its part of Θ is contracted exactly when the layer has one output position
+      (``(p_i·p_j)(g_ic·g_jc′)``) or few parameters, else by an unbiased Kronecker
+      sketch ``(P_i S_a)ᵀ(G_ic S_δ)`` with k×k features per layer, k = √(D′/#layers);
+      frozen BatchNorm, biases and depthwise convs exactly (depthwise count-sketched
+      when larger than k²). Needs only one forward and C backward passes of *data*
+      gradients (≈ (1 + C)F); supports Conv/nn.Conv/nn.Dense/frozen nn.BatchNorm.
+    * ``TRACE`` (class structure): ``Θ ≈ Θ₁ ⊗ I_C`` with
       ``Θ₁ = (1/(kC)) Σ_probes (rᵀJ_i)(rᵀJ_j)ᵀ`` for k shared random ±1 probes
       r ∈ {±1}^C, each gradient count-sketched to D′ buckets. Because r_c² = 1,
       ``E_r[(rᵀJ_i)(rᵀJ_j)ᵀ] = Σ_c J_ic J_jcᵀ``, so Θ₁ estimates the class-mean
@@ -49,6 +57,7 @@ class NtkMethod(enum.Enum):
     """
 
     EXACT = "exact"
+    KRONECKER = "kronecker"
     GAUSSIAN = "gaussian"
     SPARSE = "sparse"
     SKETCH = "sketch"
@@ -75,11 +84,13 @@ class NtkConfig:
     """Options of :func:`compute_ntk` (immutable, hashable).
 
     Attributes:
-        method: which estimator (see :class:`NtkMethod`); default ``TRACE``.
+        method: which estimator (see :class:`NtkMethod`); default ``KRONECKER``.
         projection_dim: D′, number of sketch buckets / projection directions
             (ignored by ``EXACT``). ``None`` with ``TRACE`` contracts the probed
             gradients exactly (no sketch). Default 16384.
         probes: k, number of shared ±1 probes over the outputs (``TRACE``).
+        kron_block: size b of each b×b Kronecker sketch (``KRONECKER``); D′/b² of them
+            per layer are averaged. Smaller = more accurate per feature, more work.
         example_block: maximum examples per compiled block (per device); the
             engine lowers it to fit ``memory_budget_bytes``. ``None`` = automatic.
         param_block: maximum parameters per group for ``EXACT`` (``None`` =
@@ -98,9 +109,10 @@ class NtkConfig:
         progress: show a rich progress bar.
     """
 
-    method: NtkMethod = NtkMethod.TRACE
+    method: NtkMethod = NtkMethod.KRONECKER
     projection_dim: int | None = 16384
     probes: int = 1
+    kron_block: int = 2
     example_block: int | None = None
     param_block: int | None = None
     projection_chunk: int = 4096
@@ -117,11 +129,18 @@ class NtkConfig:
             raise ConfigError(
                 f"method must be an NtkMethod (e.g. NtkMethod.TRACE), got {self.method!r}."
             )
-        needs_dim = self.method in (NtkMethod.GAUSSIAN, NtkMethod.SPARSE, NtkMethod.SKETCH)
+        needs_dim = self.method in (
+            NtkMethod.GAUSSIAN,
+            NtkMethod.SPARSE,
+            NtkMethod.SKETCH,
+            NtkMethod.KRONECKER,
+        )
         if needs_dim and self.projection_dim is None:
             raise ConfigError(f"{self.method.name} needs projection_dim=D′ (e.g. 4096).")
         if self.projection_dim is not None and self.projection_dim < 1:
             raise ConfigError(f"projection_dim must be ≥ 1, got {self.projection_dim}.")
+        if self.kron_block < 1:
+            raise ConfigError(f"kron_block must be ≥ 1, got {self.kron_block}.")
         if self.probes < 1:
             raise ConfigError(f"probes must be ≥ 1, got {self.probes}.")
         for name in ("example_block", "param_block", "memory_budget_bytes"):
@@ -142,6 +161,7 @@ class NtkConfig:
             "method": self.method.value,
             "projection_dim": None if self.method is NtkMethod.EXACT else self.projection_dim,
             "probes": self.probes if self.method is NtkMethod.TRACE else None,
+            "kron_block": self.kron_block if self.method is NtkMethod.KRONECKER else None,
             "param_filter": None if filt is None else getattr(filt, "__qualname__", repr(filt)),
             "compute_dtype": np.dtype(self.compute_dtype).name,
             "accum_dtype": self.accum_dtype.value,

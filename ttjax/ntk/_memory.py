@@ -121,3 +121,50 @@ def max_group_params(
     (the :func:`plan_blocks` estimate solved for D_g with d = D_g and B = 1)."""
     room = budget - 2 * d_all * 4 - 2 * theta_side**2 * accum_itemsize
     return max(1, room // (8 + 2 * n * rows * itemsize + 4 * rows * itemsize))
+
+
+def plan_kron_blocks(
+    *,
+    n: int,
+    outputs: int,
+    activation_elems: int,
+    patch_elems: int,
+    features: int,
+    gram_elems: int,
+    theta_side: int,
+    itemsize: int,
+    accum_itemsize: int,
+    budget: int,
+    max_block: int,
+    n_devices: int,
+) -> Plan:
+    """Example block for ``KRONECKER``: per example the tapped layers' inputs and outputs
+    (``activation_elems``, kept for the backward pass, plus C cotangents of each), the
+    largest layer's patches and its sketch, and C·D′ features; fixed: Θ (twice), all
+    features and the GRAM layers' inputs/cotangents (``gram_elems`` per example).
+
+    Raises:
+        MemoryBudgetError: if Θ plus the features alone, or one example, do not fit.
+    """
+    fixed = 2 * theta_side**2 * accum_itemsize
+    fixed += n * (2 * outputs * features + gram_elems) * itemsize
+    if fixed > budget:
+        raise MemoryBudgetError(
+            f"Θ ({theta_side}×{theta_side}) and its {n}×{outputs}×{features} features need "
+            f"≈ {_gib(fixed)}, over the memory budget of {_gib(budget)}. Use fewer examples, "
+            "a smaller projection_dim, NtkMethod.TRACE (an N×N Θ₁), or raise memory_budget_bytes."
+        )
+    per_example = itemsize * (
+        2 * activation_elems * (2 + outputs) + 3 * patch_elems + 2 * outputs * features
+    )
+    per_block = n_devices * per_example
+    block = min(max_block, max(1, -(-n // n_devices)), (budget - fixed) // per_block)
+    if block < 1:
+        raise MemoryBudgetError(
+            f"even one example per device needs ≈ {_gib(fixed + per_block)} (activations and "
+            f"cotangents {_gib(per_example)}), over the memory budget of {_gib(budget)}. "
+            "Restrict parameters with param_filter, lower projection_dim, or raise "
+            "memory_budget_bytes."
+        )
+    peak = fixed + block * per_block
+    return Plan(example_block=int(block), estimated_peak_bytes=int(peak), budget_bytes=budget)
