@@ -312,20 +312,16 @@ def write_outputs(out: Path, meta: dict[str, Any], results: list[dict[str, Any]]
     fig = Figure(figsize=(11, 4.3), layout="constrained")
     FigureCanvasAgg(fig)
     ax_loss, ax_eig = fig.subplots(1, 2)
-    styles = {
-        "real": "-",
-        "extrapolated": "--",
-        "extrap_paper": (0, (1, 3)),
-        "full": ":",
-        "subset": "-.",
-    }
+    colors = {name: f"C{j}" for j, name in enumerate(CURVES)}
+    dashes = ("-", "--", ":", "-.")
     for i, r in enumerate(results):
         color = f"C{i}"
         for name in CURVES:
             c = r["curves"][name]
             if c is not None:
                 label = f"{name} ({r['n0']}→{r['n']})"
-                ax_loss.plot(c, linestyle=styles[name], color=color, label=label, lw=1.6)
+                ls = dashes[i % len(dashes)]
+                ax_loss.plot(c, linestyle=ls, color=colors[name], label=label, lw=1.6)
         ev = r["eigenvalues_over_n"]
         k0 = np.arange(1, len(ev["subset"]) + 1)
         ax_eig.loglog(
@@ -339,7 +335,7 @@ def write_outputs(out: Path, meta: dict[str, Any], results: list[dict[str, Any]]
         lo, hi = r["fit_range_k"]
         ex = r["extrapolation"]
         kk = np.arange(lo, hi + 1)
-        ax_eig.loglog(kk, ex["c"] * kk ** (-ex["s"]), "k-", lw=2.5, alpha=0.35)
+        ax_eig.loglog(kk, ex["c"] * kk ** (-ex["s"]), "k-", lw=1.2, zorder=5, label="fit c·k^(−s)")
     ax_loss.set_xlabel("GD step")
     ax_loss.set_ylabel("training loss (MSE)")
     ax_loss.set_yscale("log")
@@ -348,8 +344,8 @@ def write_outputs(out: Path, meta: dict[str, Any], results: list[dict[str, Any]]
     ax_loss.legend(fontsize=7)
     ax_eig.set_xlabel("k")
     ax_eig.set_ylabel("λ_k / N")
-    ax_eig.set_ylim(bottom=1e-4 * max(max(r["eigenvalues_over_n"]["subset"]) for r in results))
-    ax_eig.set_title("eigenvalues of Θ (grey: power-law fit on Θ0)")
+    ax_eig.set_ylim(bottom=0.5 * min(min(r["eigenvalues_over_n"]["extrapolated"]) for r in results))
+    ax_eig.set_title("eigenvalues of Θ and the power-law fit on Θ0")
     ax_eig.grid(alpha=0.3, which="both")
     ax_eig.legend(fontsize=7)
     fig.savefig(out / "fig7_extrapolation.png", dpi=110)
@@ -392,7 +388,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--full-max", type=int, default=1000, help="largest N with a full Θ")
     ap.add_argument("--eps", type=float, nargs="+", default=list(PAPER_EPS))
+    ap.add_argument(
+        "--replot",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="redraw PNG/CSV into --out from a previous run's fig7_extrapolation.json",
+    )
     args = ap.parse_args(argv)
+    if args.replot is not None:
+        doc = json.loads(args.replot.read_text())
+        write_outputs(Path(args.out), doc["settings"], doc["pairs"])
+        return
     setting = SMALL if args.small else DEFAULT
     setting = dataclasses.replace(
         setting,
