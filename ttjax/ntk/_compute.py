@@ -56,6 +56,17 @@ def _progress(enabled: bool, total: int, label: str) -> Iterator[Callable[[], No
         yield lambda: bar.advance(task)
 
 
+def _example_block(
+    x: jax.Array, lo: int, hi: int, size: int, sharding: NamedSharding | None
+) -> jax.Array:
+    """Examples ``x[lo:hi]`` zero-padded to ``size`` rows (one compiled block shape), split
+    along the example axis over the mesh when ``sharding`` is given."""
+    xb = x[lo:hi]
+    if hi - lo < size:
+        xb = jnp.concatenate([xb, jnp.zeros((size - (hi - lo), *x.shape[1:]), x.dtype)])
+    return xb if sharding is None else jax.device_put(xb, sharding)
+
+
 def _validate_inputs(apply_fn: Callable, params: PyTree, x: jax.Array) -> jax.ShapeDtypeStruct:
     if x.ndim < 2 or x.shape[0] < 1:
         raise DataError(f"x must be a batch [N, ...] with N ≥ 1, got shape {tuple(x.shape)}.")
@@ -203,17 +214,13 @@ def compute_ntk(
         big = plan.example_block * n_dev
         nblocks = -(-n // big)
         feats_all = np.empty((n, rows, d), dtype)
-        x_sharding = NamedSharding(mesh, PartitionSpec("data"))
+        x_sharding = NamedSharding(mesh, PartitionSpec("data")) if n_dev > 1 else None
         label = f"Θ ({config.method.name}, group {gi + 1}/{len(groups)})"
         with _progress(config.progress, nblocks, label) as advance:
             for b in range(nblocks):
                 t0 = time.perf_counter()
                 lo, hi = b * big, min(n, (b + 1) * big)
-                xb = x[lo:hi]
-                if hi - lo < big:
-                    xb = jnp.concatenate([xb, jnp.zeros((big - (hi - lo), *x.shape[1:]), x.dtype)])
-                if n_dev > 1:
-                    xb = jax.device_put(xb, x_sharding)
+                xb = _example_block(x, lo, hi, big, x_sharding)
                 if n_dev > 1:
                     fb, outb, sqb = sharded_block_step(
                         chosen, others, xb, cot, k_feat, tables,
@@ -330,6 +337,8 @@ def _kronecker_ntk(
     )
     big = mem.example_block * n_dev
     nblocks = -(-n // big)
+    x = x.astype(dtype)
+    x_sharding = NamedSharding(mesh, PartitionSpec("data")) if n_dev > 1 else None
     if n_dev > 1:
         params = jax.device_put(params, NamedSharding(mesh, PartitionSpec()))
     params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), params)
@@ -343,11 +352,8 @@ def _kronecker_ntk(
         for b in range(nblocks):
             t0 = time.perf_counter()
             lo, hi = b * big, min(n, (b + 1) * big)
-            xb = x[lo:hi].astype(dtype)
-            if hi - lo < big:
-                xb = jnp.concatenate([xb, jnp.zeros((big - (hi - lo), *x.shape[1:]), dtype)])
+            xb = _example_block(x, lo, hi, big, x_sharding)
             if n_dev > 1:
-                xb = jax.device_put(xb, NamedSharding(mesh, PartitionSpec("data")))
                 outs = sharded_kron_block(
                     params, xb, key, apply_fn=apply_fn, plan=plan, dtype=dtype.name, mesh=mesh
                 )
