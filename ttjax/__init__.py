@@ -30,11 +30,13 @@ from .data import Task as Task
 from .data import load_source as load_source
 from .data import load_task as load_task
 from .data import sample_task as sample_task
+from .dynamics import DriftModel as DriftModel
 from .dynamics import DynamicsConfig as DynamicsConfig
 from .dynamics import MomentumMode as MomentumMode
 from .dynamics import NoiseModel as NoiseModel
 from .dynamics import Schedule as Schedule
 from .dynamics import TimeMode as TimeMode
+from .dynamics import max_stable_lr as max_stable_lr
 from .dynamics import simulate as simulate
 from .models import Model as Model
 from .models import available_models as available_models
@@ -51,8 +53,10 @@ from .predict import predict_from_ntk as predict_from_ntk
 from .predict import predict_training_time as predict_training_time
 from .predict import task_ntk as task_ntk
 from .train import FinetuneResult as FinetuneResult
+from .train import Observation as Observation
 from .train import finetune as finetune
 from .train import measure_step_time as measure_step_time
+from .train import observe_steps as observe_steps
 from .training_time import TrainingTimeStats as TrainingTimeStats
 from .training_time import epsilon_training_time as epsilon_training_time
 from .training_time import training_time_stats as training_time_stats

@@ -18,6 +18,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from . import _linearity
 from ._config import Hyperparams
 from ._errors import ConfigError
 from .dynamics import (
@@ -28,6 +29,7 @@ from .dynamics import (
     check_stability,
     simulate,
 )
+from .train import Observation
 from .training_time import (
     TrainingTimeStats,
     eps_key,
@@ -59,6 +61,10 @@ class Prediction:
         timing_s: seconds per stage (``ntk``, ``step_time``, ``solve``, ``total``).
         config: everything that defined the prediction (JSON-friendly).
         trajectories: the raw per-path curves and stability numbers.
+        linearity: how far the run is from the linearised model (:func:`linearity_report`):
+            ``regime`` (``"linear"``, ``"drifting"``, ``"edge_of_stability"`` or
+            ``"unobserved"``), the observed kernel scales, the fixed-kernel Tε, and how much
+            the band was widened for the kernel's drift.
     """
 
     curves: dict[str, np.ndarray]
@@ -71,6 +77,12 @@ class Prediction:
     timing_s: dict[str, float]
     config: dict[str, Any]
     trajectories: Trajectories
+    linearity: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def warning(self) -> str | None:
+        """A one-line warning when the run is outside the regime where the prediction holds."""
+        return self.linearity.get("warning")
 
     def to_json_dict(self, eps_text: Sequence[str] | None = None) -> dict[str, Any]:
         """The ``--json`` document of docs/ARCHITECTURE.md (keys of ε as given)."""
@@ -97,6 +109,7 @@ class Prediction:
                 "max_stable_lr": self.trajectories.max_stable_lr,
             },
             "method": self.trajectories.method.value,
+            "linearity": self.linearity,
         }
 
 
@@ -144,11 +157,18 @@ def predict_from_ntk(
     problem: Problem | None = None,
     timing_s: dict[str, float] | None = None,
     config: dict[str, Any] | None = None,
+    observation: Observation | None = None,
+    save_outputs: Sequence[int] | None = None,
 ) -> Prediction:
     """Predict from an already computed Θ (an :class:`ttjax.ntk.NtkResult`).
 
     Reuse one Θ across many hyper-parameters by passing the same ``problem``
     (:class:`ttjax.dynamics.Problem`, which caches the noise factor and curvature).
+    With an ``observation`` of the first real steps (:func:`ttjax.train.observe_steps`) the
+    kernel follows the observed drift (``dynamics.drift``) and the band covers the drift's
+    uncertainty (:mod:`ttjax._linearity`); ``Prediction.linearity`` says which regime the
+    run is in. ``save_outputs``: steps at which ``Prediction.trajectories.outputs`` keeps
+    the predicted outputs f_t (see :func:`ttjax.simulate`).
 
     Example:
         >>> import jax, jax.numpy as jnp, numpy as np
@@ -164,9 +184,39 @@ def predict_from_ntk(
     timing = dict(timing_s or {})
     if problem is None:
         problem = Problem.from_ntk(ntk, labels, loss=hparams.loss)
+    kappa = None if observation is None else observation.kernel_scale
+
+    def solve(scale):
+        traj = simulate(
+            problem,
+            hparams,
+            config=dynamics,
+            paths=paths,
+            key=key,
+            kernel_scale=scale,
+            save_outputs=save_outputs if scale is kappa else None,
+        )
+        return traj, *summarize_paths(traj, eps, criterion)
+
     with _stage(timing, "solve", progress=progress, text=f"solving the dynamics ({paths} paths)"):
-        traj = simulate(problem, hparams, config=dynamics, paths=paths, key=key)
-    curves, tt, tt_other = summarize_paths(traj, eps, criterion)
+        traj, curves, tt, tt_other = solve(kappa)
+        tt_narrow, tt_fixed = tt, None
+        if traj.drift:
+            assert kappa is not None
+            alts = [solve(k)[1:3] for k in _linearity.alternative_scales(kappa)]
+            tt, curves = _linearity.widen(tt, curves, alts)
+            tt_fixed = solve(None)[2]
+    linearity = _linearity.report(
+        kappa=kappa,
+        observed_loss=None if observation is None else observation.loss,
+        traj=traj,
+        tt=tt,
+        tt_narrow=tt_narrow,
+        tt_fixed=tt_fixed,
+        predicted_loss=curves["loss"],
+        module_scale=None if observation is None else observation.module_scale,
+        module_share=None if observation is None else observation.module_share,
+    )
     wall = None if step_time_s is None else {e: s.median * step_time_s for e, s in tt.items()}
     timing["total"] = sum(v for k, v in timing.items() if k != "total")
     cfg = {
@@ -188,6 +238,7 @@ def predict_from_ntk(
         timing_s=timing,
         config=cfg,
         trajectories=traj,
+        linearity=linearity,
     )
 
 
@@ -238,6 +289,7 @@ def predict_training_time(
     progress: bool = True,
     ntk: Any = None,
     measure_time: bool = True,
+    observe: int = 4,
 ) -> Prediction:
     """Predict the loss/error curves and Tε of fine-tuning ``model`` on ``task``.
 
@@ -245,7 +297,11 @@ def predict_training_time(
     function-space dynamics ``df = −η̃ Θ ∇_f L dt (+ SGD noise)`` for ``paths`` Monte-Carlo
     paths (paper eq. 1), then Tε = min{t : L_t − L_T ≤ ε (L_0 − L_T)} per path. The
     wall-clock estimate multiplies steps by the measured time of one real training
-    step on this device (``ttjax.train.measure_step_time``, compile excluded).
+    step on this device, compile excluded. Those real steps (``observe`` of them,
+    :func:`ttjax.train.observe_steps`) also measure how far the kernel moves, κ_k =
+    tr Θ(w_k) / tr Θ(w₀); the dynamics follow it (``DynamicsConfig.drift``) and
+    ``Prediction.linearity`` reports the regime and a warning when the run is outside the
+    linear one.
 
     Args:
         model: a :class:`ttjax.models.Model` (``apply_fn``, ``params``, ``preprocess``).
@@ -256,7 +312,9 @@ def predict_training_time(
         key: PRNG key (split once: Θ sketches, step timing, Monte Carlo).
         progress: show progress for Θ and the solve (stderr).
         ntk: a precomputed :class:`ttjax.ntk.NtkResult` (skips the Θ stage).
-        measure_time: time one real step (else no wall-clock estimate).
+        measure_time: report the step time and wall-clock estimate.
+        observe: real steps to run for timing and drift (≥ 2, or 0: none — a fixed kernel
+            and no wall-clock estimate).
 
     Example:
         >>> import jax
@@ -280,12 +338,16 @@ def predict_training_time(
         timing["ntk"] = time.perf_counter() - start
     problem = Problem.from_ntk(ntk, task.labels, loss=hparams.loss)
     check_stability(problem, hparams, config=dynamics)  # fail fast, before timing a step
-    step_time = None
-    if measure_time:
-        from .train import measure_step_time
+    if observe == 1 or observe < 0:
+        raise ConfigError(f"observe must be 0 or ≥ 2 real steps, got {observe}.")
+    step_time, observation = None, None
+    if observe:
+        from .train import observe_steps
 
-        with _stage(timing, "step_time", progress=progress, text="timing one real training step"):
-            step_time = measure_step_time(model, task, hparams, key=k_time, warmup=1, repeats=3)
+        text = f"running {observe} real steps (timing, kernel drift)"
+        with _stage(timing, "step_time", progress=progress, text=text):
+            observation = observe_steps(model, task, hparams, key=k_time, steps=observe)
+        step_time = observation.step_time_s if measure_time else None
     config = {
         "model": getattr(model, "name", None),
         "weights": getattr(model, "weights", None),
@@ -307,6 +369,7 @@ def predict_training_time(
         timing_s=timing,
         config=config,
         problem=problem,
+        observation=observation,
     )
 
 

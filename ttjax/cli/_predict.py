@@ -44,26 +44,37 @@ def add_dynamics_flags(parser: argparse.ArgumentParser) -> None:
         help="discrete map or continuous ODE/SDE (default: %(default)s)",
     )
     g.add_argument("--momentum-model", choices=[m.value for m in MomentumMode],
-                   default="effective_lr",
-                   help="η/(1−m) or exact heavy ball (default: %(default)s)")  # fmt: skip
+                   default=None,
+                   help="exact heavy ball or the paper's η/(1−m) (default: exact in discrete "
+                   "time, effective_lr in continuous time)")  # fmt: skip
+    g.add_argument("--drift", choices=["observed", "none"], default="observed",
+                   help="kernel drift: follow tr Θ measured over the first --observe real "
+                   "steps, or the paper's fixed kernel (default: %(default)s)")  # fmt: skip
+    g.add_argument("--observe", type=int, default=4, metavar="K",
+                   help="real steps run to time a step and measure the kernel's drift "
+                   "(≥ 2; 0 = none: fixed kernel, no wall-clock) "
+                   "(default: %(default)s)")  # fmt: skip
     g.add_argument("--criterion", choices=["loss", "error"], default="loss",
                    help="Tε from the loss or the error curve (default: %(default)s)")  # fmt: skip
 
 
 def resolve_dynamics_flags(args: argparse.Namespace) -> tuple[Any, Any]:
     """(NtkConfig, DynamicsConfig) from the flags."""
-    from ..dynamics import DynamicsConfig, MomentumMode, NoiseModel, TimeMode
+    from ..dynamics import DriftModel, DynamicsConfig, MomentumMode, NoiseModel, TimeMode
     from ..ntk import NtkConfig, NtkMethod
 
     if args.paths < 1:
         raise ConfigError(f"--paths must be ≥ 1, got {args.paths}.")
+    if args.observe == 1 or args.observe < 0:
+        raise ConfigError(f"--observe must be 0 or ≥ 2 real steps, got {args.observe}.")
     kw: dict[str, Any] = {"method": NtkMethod(args.ntk_method)}
     if args.projection_dim is not None:
         kw["projection_dim"] = args.projection_dim
     dyn = DynamicsConfig(
         time=TimeMode(args.time),
         noise_model=NoiseModel(args.noise_model),
-        momentum=MomentumMode(args.momentum_model),
+        momentum=None if args.momentum_model is None else MomentumMode(args.momentum_model),
+        drift=DriftModel(args.drift),
     )
     return NtkConfig(**kw), dyn
 
@@ -127,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         criterion=Criterion(args.criterion),
         key=rt.key,
         progress=not args.no_progress,
+        observe=args.observe,
     )
     timing = {"load": load_s, **pred.timing_s}
     timing["total"] = time.perf_counter() - t0
@@ -166,9 +178,15 @@ def run(args: argparse.Namespace) -> int:
     stats.add_row("λ_max(Θ); largest stable lr", f"{tr.lambda_max:.4g}; {tr.max_stable_lr:.4g}")
     if pred.step_time_s is not None:
         stats.add_row("one real training step", f"{pred.step_time_s:.4f} s")
+    lin = pred.linearity
+    if "kernel_scale_observed" in lin:
+        kappa = ", ".join(f"{v:.2f}" for v in lin["kernel_scale_observed"])
+        stats.add_row("regime; tr Θ_k / tr Θ_0 (real steps)", f"{lin['regime']}; {kappa}")
     for stage, sec in timing.items():
         stats.add_row(f"time: {stage}", f"{sec:.2f} s")
     out.print(stats)
+    if pred.warning:
+        console.print(f"[yellow]warning:[/] {pred.warning}")
 
     if args.json:
         doc = pred.to_json_dict(rt.eps_text)

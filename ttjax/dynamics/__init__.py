@@ -6,6 +6,7 @@ any hyper-parameters (or :func:`simulate_grid` for a grid) without recompiling.
 
 from ._closed_form import mse_loss_curve as mse_loss_curve
 from ._config import DEFAULT_DYNAMICS as DEFAULT_DYNAMICS
+from ._config import DriftModel as DriftModel
 from ._config import DynamicsConfig as DynamicsConfig
 from ._config import MomentumMode as MomentumMode
 from ._config import NoiseModel as NoiseModel
@@ -19,12 +20,15 @@ from ._simulate import Method as Method
 from ._simulate import Trajectories as Trajectories
 from ._simulate import check_stability as check_stability
 from ._simulate import compile_count as compile_count
+from ._simulate import kernel_scale_schedule as kernel_scale_schedule
+from ._simulate import max_stable_lr as max_stable_lr
 from ._simulate import simulate as simulate
 from ._simulate import simulate_grid as simulate_grid
 from ._stability import curvature as curvature
 
 __all__ = [
     "DEFAULT_DYNAMICS",
+    "DriftModel",
     "DynamicsConfig",
     "GridResult",
     "Method",
@@ -39,6 +43,8 @@ __all__ = [
     "check_stability",
     "compile_count",
     "curvature",
+    "kernel_scale_schedule",
+    "max_stable_lr",
     "mse_loss_curve",
     "simulate",
     "simulate_grid",

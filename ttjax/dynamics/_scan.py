@@ -16,7 +16,8 @@ mean of |B| distinct examples; σ = 0 at |B| = N):
   examples drawn uniformly (the linear model's SGD itself).
 
 Exact momentum replaces the update by ``v ← m v + d``, ``f ← f − η s(t) v``.
-Each path's randomness is ``fold_in(path_key, sub-step index)``.
+Each path's randomness is ``fold_in(path_key, sub-step index)``. A drifting kernel
+Θ_t = κ_t Θ₀ multiplies every update of step t by κ_t (``Knobs.kernel_scale``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, Int
 
 from .. import losses
@@ -41,11 +43,13 @@ class Knobs(NamedTuple):
             (exact momentum).
         momentum: m (used by exact momentum only).
         batch_size: |B| as a float (N means no noise).
+        kernel_scale: κ_t of each step t = 0..T−1 (Θ_t = κ_t Θ₀; ones for a fixed kernel).
     """
 
     lr: Float[Array, ""]
     momentum: Float[Array, ""]
     batch_size: Float[Array, ""]
+    kernel_scale: Float[Array, " T"]
 
 
 def substeps(config: DynamicsConfig) -> int:
@@ -67,8 +71,12 @@ def scan_path(
     steps: int,
     config: DynamicsConfig,
     stochastic: bool,
-) -> tuple[Float[Array, " T1"], Float[Array, " T1"]]:
-    """Loss and error curves (t = 0..T) of one path (call inside ``jit``/``vmap``)."""
+    save_at: tuple[int, ...] = (),
+) -> tuple[Float[Array, " T1"], Float[Array, " T1"], Float[Array, "S N C"]]:
+    """Loss and error curves (t = 0..T) of one path (call inside ``jit``/``vmap``).
+
+    Also the outputs f_t at the steps ``save_at`` (``[len(save_at), N, C]``).
+    """
     n, c = f0.shape
     dtype = f0.dtype
     s = substeps(config)
@@ -101,11 +109,24 @@ def scan_path(
     def metrics(f):
         return losses.mean_loss(f, labels, loss=loss), losses.error_rate(f, labels)
 
-    def step(carry, u):
+    slot_of = np.full(steps + 1, -1, np.int32)
+    slot_of[list(save_at)] = np.arange(len(save_at), dtype=np.int32)
+    slots = jnp.asarray(slot_of)
+
+    def save(buf, f, t):
+        if not save_at:
+            return buf
+        slot = slots[t]
+        return jnp.where(slot >= 0, buf.at[jnp.maximum(slot, 0)].set(f), buf)
+
+    def step(state, u):
+        carry, buf = state
+
         def sub(j, state):
             f, v = state
             t = (u * s + j).astype(dtype) * dt
-            rate = knobs.lr * config.schedule.factor(t, total_steps=steps)
+            sched = config.schedule.factor(t, total_steps=steps)
+            rate = knobs.lr * sched * knobs.kernel_scale[u]
             d = direction(f, jax.random.fold_in(key, u * s + j)).reshape(n, c)
             if exact_momentum:
                 v = knobs.momentum * v + d
@@ -113,12 +134,14 @@ def scan_path(
             return f - rate * d, v
 
         carry = jax.lax.fori_loop(0, s, sub, carry)
-        return carry, metrics(carry[0])
+        return (carry, save(buf, carry[0], u + 1)), metrics(carry[0])
 
-    init = (f0, jnp.zeros_like(f0))
-    _, (loss_t, err_t) = jax.lax.scan(step, init, jnp.arange(steps))
+    buf0 = save(jnp.zeros((len(save_at), n, c), dtype), f0, 0)
+    init = ((f0, jnp.zeros_like(f0)), buf0)
+    (_, buf), (loss_t, err_t) = jax.lax.scan(step, init, jnp.arange(steps))
     l0, e0 = metrics(f0)
     return (
         jnp.concatenate([l0[None], loss_t]),
         jnp.concatenate([e0[None], err_t]),
+        buf,
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import jax
@@ -26,11 +27,18 @@ from .. import losses
 from .._config import Hyperparams, Loss, Optimizer
 from .._errors import ConfigError, StabilityError
 from ._closed_form import mse_outputs
-from ._config import DEFAULT_DYNAMICS, DynamicsConfig, MomentumMode, NoiseModel, TimeMode
+from ._config import (
+    DEFAULT_DYNAMICS,
+    DriftModel,
+    DynamicsConfig,
+    MomentumMode,
+    NoiseModel,
+    TimeMode,
+)
 from ._ode import solve_gd_ode
 from ._problem import Problem
 from ._scan import Knobs, scan_path
-from ._stability import max_stable_lr
+from ._stability import lr_limit
 
 
 class Method(enum.Enum):
@@ -41,10 +49,12 @@ class Method(enum.Enum):
     SCAN = "scan"
 
 
-def choose_method(*, loss: Loss, stochastic: bool, config: DynamicsConfig) -> Method:
-    """The solver for a (loss, optimiser, config) combination."""
+def choose_method(
+    *, loss: Loss, stochastic: bool, config: DynamicsConfig, drift: bool = False
+) -> Method:
+    """The solver for a (loss, optimiser, config) combination (``drift``: a drifting kernel)."""
     exact = config.momentum is MomentumMode.EXACT
-    if not stochastic and not exact:
+    if not stochastic and not exact and not drift:
         if loss is Loss.MSE and config.mse_closed_form:
             return Method.CLOSED_FORM
         if config.time is TimeMode.CONTINUOUS:
@@ -68,6 +78,7 @@ class _Static(NamedTuple):
     paths: int
     method: Method
     stochastic: bool
+    save_at: tuple[int, ...] = ()
 
 
 def _solve(arrays: _Arrays, knobs: Knobs, key: Array, static: _Static):
@@ -86,6 +97,7 @@ def _solve(arrays: _Arrays, knobs: Knobs, key: Array, static: _Static):
                 steps=steps,
                 config=config,
                 stochastic=static.stochastic,
+                save_at=static.save_at,
             )
 
         return jax.vmap(one)(jnp.arange(static.paths))
@@ -109,6 +121,7 @@ def _solve(arrays: _Arrays, knobs: Knobs, key: Array, static: _Static):
     return (
         losses.mean_loss(fs, labels, loss=loss)[None],
         losses.error_rate(fs, labels)[None],
+        fs[jnp.asarray(static.save_at, jnp.int32)][None],
     )
 
 
@@ -130,7 +143,16 @@ class Trajectories:
         loss, error: ``[M, T+1]`` (``M = 1`` for deterministic dynamics).
         method: the solver used.
         lambda_max: λ_max(Θ); curvature: λ_max(Θ H(f0)) (stability, see
-            :mod:`ttjax.dynamics._stability`); max_stable_lr: the largest stable η.
+            :mod:`ttjax.dynamics._stability`); max_stable_lr: the largest stable η
+            of the kernel at w₀.
+        kernel_scale: κ_t (Θ_t = κ_t Θ₀) used at steps t = 0..T−1, ``[T]`` (ones for a
+            fixed kernel).
+        scale_cap: the κ that brings the step to :data:`EDGE_MARGIN` of the stability edge
+            (the drift model holds κ below it); ``inf`` for a fixed kernel.
+        drift: whether the kernel drifted (``DriftModel.OBSERVED`` with observations).
+        outputs: the predicted outputs f_t at ``output_steps``, ``[M, S, N, C]`` (None
+            unless asked for with ``simulate(..., save_outputs=...)``).
+        output_steps: the steps of ``outputs``.
     """
 
     loss: np.ndarray
@@ -139,6 +161,27 @@ class Trajectories:
     lambda_max: float
     curvature: float
     max_stable_lr: float
+    kernel_scale: np.ndarray | None = None
+    scale_cap: float = float("inf")
+    drift: bool = False
+    outputs: np.ndarray | None = None
+    output_steps: tuple[int, ...] = ()
+
+    def residuals(self, labels: np.ndarray, *, loss: Loss) -> np.ndarray:
+        """∂ℓ_i/∂f_i at the saved outputs, ``[M, S, N, C]`` (softmax − one-hot for CE,
+        f − one-hot for MSE); raises if no outputs were saved."""
+        if self.outputs is None:
+            raise ConfigError("no outputs were saved: simulate(..., save_outputs=[steps]).")
+        f = jnp.asarray(self.outputs)
+        return np.asarray(losses.loss_gradient(f, jnp.asarray(labels), loss=loss)) * f.shape[-2]
+
+    @property
+    def edge_of_stability_step(self) -> int | None:
+        """First step whose observed kernel scale reached the stability edge, or None."""
+        if not self.drift or self.kernel_scale is None or not np.isfinite(self.scale_cap):
+            return None
+        hit = np.flatnonzero(self.kernel_scale >= self.scale_cap * (1 - 1e-6))
+        return int(hit[0]) if hit.size else None
 
     def quantiles(self, q: float) -> dict[str, np.ndarray]:
         """Per-step quantile ``q`` of the loss and error curves over paths."""
@@ -146,6 +189,40 @@ class Trajectories:
             "loss": np.quantile(self.loss, q, axis=0),
             "error": np.quantile(self.error, q, axis=0),
         }
+
+
+EDGE_MARGIN = 0.95
+"""A drifting kernel is held where η̃·κ·λ_max(ΘH) is this fraction of the stability edge 2."""
+
+
+def kernel_scale_schedule(
+    observed: Sequence[float] | np.ndarray | None,
+    *,
+    steps: int,
+    cap: float,
+    config: DynamicsConfig,
+) -> np.ndarray:
+    """κ_t for t = 0..T−1 from the observed κ_1..κ_K (κ_0 = 1; held at κ_K after step K).
+
+    Observations are clipped to ``config.drift_bounds`` and to ``cap`` (the edge of
+    stability). Ones when the kernel is fixed (``DriftModel.NONE`` or no observations).
+
+    Example:
+        >>> kernel_scale_schedule([0.8, 0.7], steps=5, cap=2.0, config=DynamicsConfig())
+        array([1. , 0.8, 0.7, 0.7, 0.7])
+    """
+    kappa = np.ones(steps)
+    if config.drift is DriftModel.NONE or observed is None or len(observed) == 0:
+        return kappa
+    obs = np.asarray(observed, np.float64)
+    if obs.ndim != 1 or not np.all(np.isfinite(obs)) or np.any(obs <= 0):
+        raise ConfigError(f"observed kernel scales must be finite and > 0, got {obs.tolist()}.")
+    lo, hi = config.drift_bounds
+    k = min(len(obs), steps - 1)
+    if k > 0:
+        kappa[1 : k + 1] = obs[:k]
+        kappa[k + 1 :] = obs[k - 1]
+    return np.minimum(np.clip(kappa, lo, hi), max(cap, lo))
 
 
 def _prepare(
@@ -162,7 +239,7 @@ def _prepare(
     )
 
 
-def _knobs(lr, momentum, batch_size, *, config: DynamicsConfig, dtype) -> Knobs:
+def _knobs(lr, momentum, batch_size, kappa, *, config: DynamicsConfig, dtype) -> Knobs:
     lr = np.asarray(lr, np.float64)
     momentum = np.asarray(momentum, np.float64)
     rate = lr if config.momentum is MomentumMode.EXACT else lr / (1.0 - momentum)
@@ -170,13 +247,14 @@ def _knobs(lr, momentum, batch_size, *, config: DynamicsConfig, dtype) -> Knobs:
         lr=jnp.asarray(rate, dtype),
         momentum=jnp.asarray(momentum, dtype),
         batch_size=jnp.asarray(batch_size, dtype),
+        kernel_scale=jnp.asarray(kappa, dtype),
     )
 
 
 def _stable_lr(problem: Problem, momentum: float, config: DynamicsConfig) -> float:
     curv = float(problem.curvature.curvature)
     exact = config.momentum is MomentumMode.EXACT
-    return max_stable_lr(curv, momentum=momentum, exact_momentum=exact)
+    return lr_limit(curv, momentum=momentum, exact_momentum=exact)
 
 
 def simulate(
@@ -186,6 +264,8 @@ def simulate(
     config: DynamicsConfig = DEFAULT_DYNAMICS,
     paths: int = 1,
     key: Array | None = None,
+    kernel_scale: Sequence[float] | np.ndarray | None = None,
+    save_outputs: Sequence[int] | None = None,
 ) -> Trajectories:
     """Predict the training curves of the linearised model (paper eq. 1, §3–4).
 
@@ -201,6 +281,9 @@ def simulate(
         config: static choices (:class:`DynamicsConfig`).
         paths: M Monte-Carlo paths (SGD).
         key: PRNG key (required for SGD).
+        kernel_scale: observed κ_k = tr Θ(w_k) / tr Θ(w₀) after real steps k = 1..K
+            (:func:`ttjax.train.observe_steps`); with ``DriftModel.OBSERVED`` the kernel
+            follows them (:func:`kernel_scale_schedule`). None: a fixed kernel.
 
     Raises:
         StabilityError: the discrete map diverges at this lr (message gives the limit).
@@ -229,13 +312,28 @@ def simulate(
         raise ConfigError(f"paths must be ≥ 1, got {paths}.")
     curv = problem.curvature
     limit = check_stability(problem, hparams, config=config)
-    method = choose_method(loss=hparams.loss, stochastic=stochastic, config=config)
+    # Hold κ below the edge, but never below the fixed kernel (κ = 1 is stable: lr < limit).
+    cap = max(EDGE_MARGIN * limit / hparams.lr, 1.0) if hparams.lr > 0 else float("inf")
+    kappa = kernel_scale_schedule(kernel_scale, steps=hparams.steps, cap=cap, config=config)
+    drift = bool(np.any(kappa != 1.0))
+    method = choose_method(loss=hparams.loss, stochastic=stochastic, config=config, drift=drift)
     arrays = _prepare(problem, stochastic=stochastic, method=method, config=config)
+    save_at = tuple(int(t) for t in (save_outputs or ()))
+    if any(t < 0 or t > hparams.steps for t in save_at):
+        raise ConfigError(f"save_outputs steps must lie in 0..{hparams.steps}, got {save_at}.")
     static = _Static(
-        hparams.loss, hparams.steps, config, paths if stochastic else 1, method, stochastic
+        hparams.loss,
+        hparams.steps,
+        config,
+        paths if stochastic else 1,
+        method,
+        stochastic,
+        save_at,
     )
-    knobs = _knobs(hparams.lr, hparams.momentum, bsz, config=config, dtype=problem.f0.dtype)
-    loss_c, err_c = _solve_one(arrays, knobs, key if key is not None else jax.random.key(0), static)
+    knobs = _knobs(hparams.lr, hparams.momentum, bsz, kappa, config=config, dtype=problem.f0.dtype)
+    loss_c, err_c, out_c = _solve_one(
+        arrays, knobs, key if key is not None else jax.random.key(0), static
+    )
     return Trajectories(
         loss=np.asarray(loss_c),
         error=np.asarray(err_c),
@@ -243,24 +341,65 @@ def simulate(
         lambda_max=float(curv.lambda_max),
         curvature=float(curv.curvature),
         max_stable_lr=limit,
+        kernel_scale=kappa,
+        scale_cap=cap if drift else float("inf"),
+        drift=drift,
+        outputs=np.asarray(out_c) if save_at else None,
+        output_steps=save_at,
     )
+
+
+def max_stable_lr(
+    problem: Problem, hparams: Hyperparams, *, config: DynamicsConfig = DEFAULT_DYNAMICS
+) -> float:
+    """The largest base learning rate η at which discrete (S)GD on the linearised model is stable.
+
+    ``η_max = 2(1 − m) / λ_max(Θ H(f0))`` with effective-lr momentum, ``2(1 + m) / λ_max(Θ H)``
+    with exact heavy ball (:mod:`ttjax.dynamics._stability`); ``inf`` when Θ H = 0. Only
+    ``hparams.momentum`` is read. Real (discrete) training diverges past it; the continuous
+    gradient flow is stable at any η.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> p = Problem(4.0 * jnp.eye(4), jnp.zeros((2, 2)), jnp.array([0, 1]), loss=Loss.MSE)
+        >>> round(max_stable_lr(p, Hyperparams(lr=0.1)), 6)   # λ_max(ΘH) = 4/N = 2
+        1.0
+    """
+    return _stable_lr(problem, hparams.momentum, config)
 
 
 def check_stability(
     problem: Problem, hparams: Hyperparams, *, config: DynamicsConfig = DEFAULT_DYNAMICS
 ) -> float:
-    """The largest stable lr; raises ``StabilityError`` if ``hparams.lr`` is past it.
+    """The largest stable lr (:func:`max_stable_lr`); raises if ``hparams.lr`` is past it.
 
-    (Nothing is raised when ``config.check_stability`` is False.)
+    Discrete time: ``StabilityError`` when η ≥ η_max (the linear model diverges). Continuous
+    time: the flow is stable at any η, so nothing is raised for that; only an Euler–Maruyama
+    SDE whose sub-step η̃ λ_max(ΘH) / s reaches 2 is refused (raise ``sde_substeps``).
+    Nothing is raised when ``config.check_stability`` is False.
     """
     limit = _stable_lr(problem, hparams.momentum, config)
-    if config.check_stability and hparams.lr >= limit:
-        lam = float(problem.curvature.lambda_max)
+    if not config.check_stability:
+        return limit
+    lam = float(problem.curvature.lambda_max)
+    if config.time is TimeMode.DISCRETE and hparams.lr >= limit:
         raise StabilityError(
             f"lr={hparams.lr:g} (momentum {hparams.momentum:g}) is past the stability limit of "
             f"the linearised model: η̃·λ_max(ΘH) = {hparams.lr / limit * 2:.3g} ≥ 2 "
             f"(λ_max(Θ) = {lam:.4g}), so (S)GD would diverge. Use --lr < {limit:.4g}."
         )
+    stochastic = (
+        hparams.optimizer is Optimizer.SGD and hparams.resolved_batch_size(problem.n) < problem.n
+    )
+    if config.time is TimeMode.CONTINUOUS and stochastic:
+        ratio = hparams.lr / limit * 2 / config.sde_substeps
+        if ratio >= 2:
+            need = int(np.ceil(hparams.lr / limit)) + 1
+            raise StabilityError(
+                f"the Euler–Maruyama sub-step is unstable at lr={hparams.lr:g}: "
+                f"η̃·λ_max(ΘH)/sde_substeps = {ratio:.3g} ≥ 2 (the flow itself is stable). "
+                f"Use DynamicsConfig(sde_substeps={need}) or more."
+            )
     return limit
 
 
@@ -313,9 +452,10 @@ def simulate_grid(
     method = choose_method(loss=loss, stochastic=stochastic, config=config)
     arrays = _prepare(problem, stochastic=stochastic, method=method, config=config)
     static = _Static(loss, steps, config, paths if stochastic else 1, method, stochastic)
-    knobs = _knobs(lrs, momenta, bs, config=config, dtype=problem.f0.dtype)
-    loss_c, err_c = _solve_grid(arrays, knobs, key, static)
     limits = np.array([_stable_lr(problem, float(m), config) for m in momenta])
+    kappa = np.ones((len(lrs), steps))  # a grid shares one Θ and no observations
+    knobs = _knobs(lrs, momenta, bs, kappa, config=config, dtype=problem.f0.dtype)
+    loss_c, err_c, _ = _solve_grid(arrays, knobs, key, static)
     return GridResult(
         loss=np.asarray(loss_c),
         error=np.asarray(err_c),
@@ -331,6 +471,8 @@ __all__ = [
     "Trajectories",
     "check_stability",
     "compile_count",
+    "kernel_scale_schedule",
+    "max_stable_lr",
     "simulate",
     "simulate_grid",
 ]

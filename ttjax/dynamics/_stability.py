@@ -90,7 +90,7 @@ def curvature(
     return Curvature(lambda_max=lam, curvature=curv)
 
 
-def max_stable_lr(curv: float, *, momentum: float, exact_momentum: bool) -> float:
+def lr_limit(curv: float, *, momentum: float, exact_momentum: bool) -> float:
     """Largest stable base learning rate η for the discrete map (see module docstring)."""
     if curv <= 0:
         return float("inf")

@@ -1,0 +1,194 @@
+"""Kernel drift: the κ-scaled dynamics vs a float64 loop, the edge-of-stability cap, the
+observation of real steps, the regime report, saved outputs, and the momentum default."""
+
+from __future__ import annotations
+
+import types
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ttjax import _linearity, losses
+from ttjax._config import Hyperparams, Loss, Optimizer
+from ttjax._errors import StabilityError
+from ttjax.data import Task
+from ttjax.dynamics import (
+    DriftModel,
+    DynamicsConfig,
+    MomentumMode,
+    Problem,
+    TimeMode,
+    kernel_scale_schedule,
+    max_stable_lr,
+    simulate,
+)
+from ttjax.ntk import NtkConfig, NtkMethod
+from ttjax.predict import predict_training_time
+from ttjax.train import observe_steps
+
+N, C, T = 6, 3, 25
+
+
+def _problem(loss: Loss) -> Problem:
+    k = jax.random.split(jax.random.key(3), 3)
+    x = jax.random.normal(k[0], (N * C, 9), jnp.float64)
+    theta = x @ x.T
+    f0 = 0.3 * jax.random.normal(k[1], (N, C), jnp.float64)
+    labels = jnp.arange(N) % C
+    return Problem(theta, f0, labels, loss=loss)
+
+
+def _loop(p: Problem, lr: float, m: float, kappa: np.ndarray) -> np.ndarray:
+    """The drifting discrete map written out: v ← m v + Θ ∇_f L, f ← f − η κ_t v (float64)."""
+    f, v, out = p.f0, jnp.zeros_like(p.f0), []
+    for t in range(T + 1):
+        out.append(float(losses.mean_loss(f, p.labels, loss=p.loss)))
+        if t == T:
+            break
+        g = (p.theta @ losses.loss_gradient(f, p.labels, loss=p.loss).reshape(-1)).reshape(N, C)
+        v = m * v + g
+        f = f - lr * kappa[t] * v
+    return np.array(out)
+
+
+@pytest.mark.parametrize("loss", [Loss.CE, Loss.MSE])
+@pytest.mark.parametrize("m", [0.0, 0.9])
+def test_drifting_kernel_equals_the_written_out_map(loss, m):
+    p = _problem(loss)
+    lim = max_stable_lr(p, Hyperparams(lr=1.0, momentum=m))
+    hp = Hyperparams(lr=0.2 * lim, momentum=m, steps=T, loss=loss)
+    obs = [0.8, 0.7, 0.75]
+    traj = simulate(p, hp, kernel_scale=obs)
+    kappa = kernel_scale_schedule(obs, steps=T, cap=traj.scale_cap, config=DynamicsConfig())
+    np.testing.assert_allclose(kappa[:5], [1.0, 0.8, 0.7, 0.75, 0.75])
+    # float64 on both sides: only summation order differs.
+    np.testing.assert_allclose(traj.loss[0], _loop(p, hp.lr, m, kappa), rtol=1e-10)
+    assert traj.drift and traj.edge_of_stability_step is None
+    fixed = simulate(p, hp, kernel_scale=obs, config=DynamicsConfig(drift=DriftModel.NONE))
+    np.testing.assert_allclose(fixed.loss[0], _loop(p, hp.lr, m, np.ones(T)), rtol=1e-10)
+    assert not fixed.drift
+
+
+def test_growing_kernel_is_held_at_the_stability_edge():
+    p = _problem(Loss.CE)
+    limit = max_stable_lr(p, Hyperparams(lr=1.0))
+    hp = Hyperparams(lr=0.5 * limit, steps=T)
+    traj = simulate(p, hp, kernel_scale=[1.5, 3.0])
+    assert traj.scale_cap == pytest.approx(0.95 * 2.0)  # EDGE_MARGIN × limit / lr
+    assert traj.kernel_scale.max() == pytest.approx(traj.scale_cap)
+    assert traj.edge_of_stability_step == 2
+    assert np.all(np.isfinite(traj.loss))
+    assert _linearity.classify([1.5, 3.0], traj) == "edge_of_stability"
+    assert _linearity.classify([1.05, 0.9], simulate(p, hp, kernel_scale=[1.05, 0.9])) == "linear"
+
+
+def test_saved_outputs_reproduce_the_curves():
+    for loss, cfg in (
+        (Loss.CE, DynamicsConfig()),
+        (Loss.MSE, DynamicsConfig(drift=DriftModel.NONE)),
+    ):
+        p = _problem(loss)
+        hp = Hyperparams(lr=0.3 * max_stable_lr(p, Hyperparams(lr=1.0)), steps=T, loss=loss)
+        traj = simulate(p, hp, config=cfg, save_outputs=[0, 7, T])
+        assert traj.outputs is not None and traj.outputs.shape == (1, 3, N, C)
+        np.testing.assert_allclose(traj.outputs[0, 0], p.f0)
+        last = losses.mean_loss(jnp.asarray(traj.outputs[0, 2]), p.labels, loss=loss)
+        np.testing.assert_allclose(float(last), traj.loss[0, -1], rtol=1e-12)
+        r = traj.residuals(np.asarray(p.labels), loss=loss)
+        assert r.shape == (1, 3, N, C)
+    with pytest.raises(Exception, match="save_outputs"):
+        simulate(p, hp, save_outputs=[T + 1])
+
+
+def test_momentum_default_and_public_stability_limit():
+    assert DynamicsConfig().momentum is MomentumMode.EXACT
+    assert DynamicsConfig(time=TimeMode.CONTINUOUS).momentum is MomentumMode.EFFECTIVE_LR
+    p = _problem(Loss.MSE)
+    curv = float(p.curvature.curvature)
+    assert max_stable_lr(p, Hyperparams(lr=1.0, momentum=0.9)) == pytest.approx(2 * 1.9 / curv)
+    elr = DynamicsConfig(momentum=MomentumMode.EFFECTIVE_LR)
+    lim = max_stable_lr(p, Hyperparams(lr=1.0, momentum=0.9), config=elr)
+    assert lim == pytest.approx(2 * 0.1 / curv)
+    past = Hyperparams(lr=3.0 / curv, steps=5, loss=Loss.MSE)
+    with pytest.raises(StabilityError):
+        simulate(p, past)
+    # The gradient flow is stable at any lr: no discrete-step error in continuous time.
+    traj = simulate(p, past, config=DynamicsConfig(time=TimeMode.CONTINUOUS))
+    assert np.all(np.isfinite(traj.loss)) and traj.loss[0, -1] < traj.loss[0, 0]
+
+
+def _linear_model(d: int, c: int, size: int):
+    """A model linear in its weights: Θ does not move, so every κ_k must be 1."""
+    w = 0.01 * jax.random.normal(jax.random.key(0), (size * size * 3, c))
+
+    def apply_fn(params, x):
+        return x.reshape(x.shape[0], -1) @ params["dense"]
+
+    return types.SimpleNamespace(
+        name="linear",
+        weights="none",
+        params={"dense": w},
+        apply_fn=apply_fn,
+        preprocess=lambda im: jnp.asarray(im, jnp.float32) / 255.0,
+        image_size=size,
+        num_classes=c,
+    )
+
+
+def _task(n_per: int, c: int, size: int) -> Task:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (n_per * c, size, size, 3), dtype=np.uint8)
+    return Task(images=images, labels=np.repeat(np.arange(c), n_per), class_ids=np.arange(c))
+
+
+def test_observed_kernel_of_a_linear_model_does_not_move_and_the_prediction_says_linear():
+    model, task = _linear_model(0, 3, 4), _task(4, 3, 4)
+    hp = Hyperparams(optimizer=Optimizer.GD, lr=0.05, steps=20)
+    obs = observe_steps(model, task, hp, key=jax.random.key(1), steps=3)
+    np.testing.assert_allclose(obs.kernel_scale, 1.0, rtol=1e-5)  # float32 model
+    assert obs.loss[0] > obs.loss[-1] and set(obs.module_scale) == {"dense"}
+    exact = NtkConfig(method=NtkMethod.EXACT)
+    pred = predict_training_time(
+        model, task, hp, key=jax.random.key(2), progress=False, observe=3, ntk_config=exact
+    )
+    assert hp.lr < 0.5 * pred.trajectories.max_stable_lr
+    assert pred.linearity["regime"] == "linear" and pred.warning is None
+    np.testing.assert_allclose(
+        pred.linearity["first_steps_loss_predicted"], obs.loss, rtol=1e-4
+    )  # step 0..2 of the linear model are the real ones
+    pred0 = predict_training_time(
+        model, task, hp, key=jax.random.key(2), progress=False, observe=0, ntk_config=exact
+    )
+    assert pred0.linearity["regime"] == "unobserved" and pred0.step_time_s is None
+
+
+def test_a_drifting_run_is_flagged_with_a_wider_band():
+    p = _problem(Loss.CE)
+    traj = simulate(p, Hyperparams(lr=0.1, steps=T), kernel_scale=[0.6, 0.5])
+    assert _linearity.classify([0.6, 0.5], traj) == "drifting"
+    from ttjax.predict import predict_from_ntk
+
+    ntk = types.SimpleNamespace(theta=p.theta, f0=p.f0, features=None)
+    obs = types.SimpleNamespace(
+        kernel_scale=np.array([0.6, 0.5]),
+        loss=np.array([1.0, 0.9]),
+        module_scale=None,
+        module_share=None,
+    )
+    hp = Hyperparams(lr=0.3 * max_stable_lr(p, Hyperparams(lr=1.0)), steps=T)
+    pred = predict_from_ntk(
+        ntk,
+        np.asarray(p.labels),
+        hp,
+        key=jax.random.key(0),
+        observation=obs,  # pyright: ignore[reportArgumentType]  # duck-typed Observation
+    )
+    lin = pred.linearity
+    assert lin["regime"] == "drifting" and "outside the linear regime" in (pred.warning or "")
+    assert set(lin["fixed_kernel_training_time"]) == {"0.01", "0.1", "0.4"}
+    # A kernel at about half its size makes less progress by step T than the fixed one.
+    assert pred.curves["loss"][-1] > simulate(p, hp).loss[0, -1]
+    s = pred.training_time[0.1]
+    assert s.q05 <= s.median <= s.q95

@@ -1,0 +1,130 @@
+"""How far a run is from its linearisation, and what that does to the prediction's band.
+
+The observed kernel scales κ_k = tr Θ(w_k) / tr Θ(w₀) after the first K real steps
+(:func:`ttjax.train.observe_steps`) classify the run:
+
+* ``linear``: every |κ_k − 1| ≤ :data:`STEADY` — the paper's regime; the prediction holds.
+* ``drifting``: the kernel moved by more; the dynamics follow the observed κ
+  (``DriftModel.OBSERVED``) and the band is widened to cover κ held anywhere in the
+  observed range [min κ_k, max κ_k] (how κ evolves after step K is not observed).
+* ``edge_of_stability``: the observed κ carries η̃·κ·λ_max(ΘH) to the stability edge;
+  real runs then oscillate or spike before they settle — the band says so.
+* ``unobserved``: no real steps were run (a fixed-kernel prediction, unchecked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+import numpy as np
+
+from .dynamics import Trajectories
+from .training_time import TrainingTimeStats, eps_key
+
+Floats: TypeAlias = Sequence[float] | np.ndarray
+
+STEADY = 0.2
+"""|κ − 1| up to which the kernel is called steady (the run is in the linear regime)."""
+
+
+def classify(kappa: Floats | None, traj: Trajectories) -> str:
+    """The regime name of the module docstring."""
+    if kappa is None or len(kappa) == 0:
+        return "unobserved"
+    if traj.edge_of_stability_step is not None:
+        return "edge_of_stability"
+    if float(np.max(np.abs(np.asarray(kappa) - 1.0))) > STEADY:
+        return "drifting"
+    return "linear"
+
+
+def widen(
+    tt: dict[float, TrainingTimeStats],
+    curves: dict[str, np.ndarray],
+    alternatives: Sequence[tuple[dict[str, np.ndarray], dict[float, TrainingTimeStats]]],
+) -> tuple[dict[float, TrainingTimeStats], dict[str, np.ndarray]]:
+    """Union of the 5–95% bands of the main prediction and of the alternative ones."""
+    out_tt = {}
+    for e, s in tt.items():
+        lo = min([s.q05] + [a[1][e].q05 for a in alternatives])
+        hi = max([s.q95] + [a[1][e].q95 for a in alternatives])
+        out_tt[e] = TrainingTimeStats(median=s.median, mean=s.mean, q05=lo, q95=hi)
+    out_curves = dict(curves)
+    for name in ("loss", "error"):
+        for q, fn in (("q05", np.minimum), ("q95", np.maximum)):
+            key = f"{name}_{q}"
+            for alt_curves, _ in alternatives:
+                out_curves[key] = fn(out_curves[key], alt_curves[key])
+    return out_tt, out_curves
+
+
+def report(
+    *,
+    kappa: Floats | None,
+    observed_loss: Floats | None,
+    traj: Trajectories,
+    tt: dict[float, TrainingTimeStats],
+    tt_narrow: dict[float, TrainingTimeStats],
+    tt_fixed: dict[float, TrainingTimeStats] | None,
+    predicted_loss: np.ndarray,
+    module_scale: dict[str, float] | None = None,
+    module_share: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """The ``linearity`` block of a prediction (JSON-friendly) with its one-line warning."""
+    regime = classify(kappa, traj)
+    out: dict[str, Any] = {"regime": regime, "steady_tolerance": STEADY}
+    if kappa is not None and len(kappa):
+        k = len(kappa)
+        out["observed_steps"] = k
+        out["kernel_scale_observed"] = [float(v) for v in kappa]
+        out["kernel_scale_cap"] = traj.scale_cap if np.isfinite(traj.scale_cap) else None
+        out["edge_of_stability_step"] = traj.edge_of_stability_step
+    if observed_loss is not None and len(observed_loss):
+        k = len(observed_loss)
+        out["first_steps_loss_real"] = [float(v) for v in observed_loss]
+        out["first_steps_loss_predicted"] = [float(v) for v in predicted_loss[:k]]
+    if module_scale and module_share:
+        # Contribution of each module to the change of tr Θ: share × (κ_module − 1).
+        moved = {k: module_share[k] * (module_scale[k] - 1.0) for k in module_scale}
+        top = sorted(moved, key=lambda k: -abs(moved[k]))[:5]
+        out["drifting_modules"] = [
+            {"module": k, "share": module_share[k], "scale": module_scale[k], "moved": moved[k]}
+            for k in top
+        ]
+    if tt_fixed is not None:
+        out["fixed_kernel_training_time"] = {eps_key(e): s.to_dict() for e, s in tt_fixed.items()}
+    widths = [
+        (tt[e].q95 - tt[e].q05 + 1.0) / (tt_narrow[e].q95 - tt_narrow[e].q05 + 1.0) for e in tt
+    ]
+    out["band_widening"] = float(max(widths)) if widths else 1.0
+    out["warning"] = _warning(regime, out)
+    return out
+
+
+def _warning(regime: str, info: dict[str, Any]) -> str | None:
+    if regime in ("linear", "unobserved"):
+        return None
+    kappa = info["kernel_scale_observed"]
+    k = info["observed_steps"]
+    moved = f"tr Θ moved to {kappa[-1]:.2f}× its start in {k} real steps"
+    widen = f"5–95% band widened ×{info['band_widening']:.1f}"
+    if regime == "edge_of_stability":
+        return (
+            f"outside the linear regime: {moved}, which carries this learning rate to the "
+            f"stability edge at step {info['edge_of_stability_step']}; expect loss spikes. "
+            f"The prediction holds the kernel at the edge ({widen}); a smaller --lr (or a "
+            "larger --image-size) stays predictable."
+        )
+    return (
+        f"outside the linear regime: {moved}; the prediction follows the observed drift "
+        f"({widen}) and is less certain than in the lazy regime."
+    )
+
+
+def alternative_scales(kappa: Floats) -> list[list[float]]:
+    """κ held at the lowest and at the highest observed value (the band's other ends)."""
+    return [[v] for v in sorted({float(np.min(kappa)), float(np.max(kappa))})]
+
+
+__all__ = ["STEADY", "alternative_scales", "classify", "report", "widen"]

@@ -1,0 +1,212 @@
+"""The first K real steps, observed: step time, loss and how far the kernel has moved.
+
+``ttjax predict`` has always run a few real training steps to time one. The same steps
+also tell how far the network is from its linearisation, at almost no extra cost: after
+each step the kernel scale
+
+.. math::
+
+    \\kappa_k = \\frac{\\operatorname{tr}\\Theta(w_k)}{\\operatorname{tr}\\Theta(w_0)},
+    \\qquad \\operatorname{tr}\\Theta(w)
+        \\approx \\sum_{i \\in S} \\|\\nabla_w (z_i^\\top f_i(w))\\|^2
+
+is estimated on a fixed random subset S of examples with fixed Rademacher probes
+z_i ∈ {±1}^C (Hutchinson: unbiased for Σ_{i∈S} Σ_c ‖∂f_ic/∂w‖²; the same S and z at every
+k, so the ratio's noise is mostly common-mode). The linearised model assumes κ ≡ 1; the
+dynamics (``DriftModel.OBSERVED``) follow the observed κ instead, and κ far from 1 is
+the diagnostic that the prediction is outside the lazy regime.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._config import Hyperparams
+from .._errors import ConfigError
+from .._types import PRNGKey, PyTree
+from ..data import Task
+from ._finetune import prepare_inputs
+from ._step import block, compile_timed, make_optimizer, make_step
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    """What the first K real steps showed.
+
+    Attributes:
+        loss: the step's (batch) loss at w_0 … w_{K−1} (full-set loss for GD), ``[K]``.
+        kernel_scale: κ_k = tr Θ(w_k) / tr Θ(w₀) for k = 1..K, ``[K]``.
+        module_scale: per top-level parameter module (e.g. ``"blocks_3"``, ``"head"``): its
+            part of tr Θ after step K over its part at w₀ — which layers drift.
+        module_share: each module's share of tr Θ(w₀).
+        step_time_s: median seconds of one compiled step (the steps after ``warmup``).
+        compile_s: seconds to compile the step.
+        probe_s: seconds spent estimating tr Θ (all K + 1 points).
+    """
+
+    loss: np.ndarray
+    kernel_scale: np.ndarray
+    module_scale: dict[str, float]
+    module_share: dict[str, float]
+    step_time_s: float
+    compile_s: float
+    probe_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly dict."""
+        return {
+            "loss": self.loss.tolist(),
+            "kernel_scale": self.kernel_scale.tolist(),
+            "module_scale": dict(self.module_scale),
+            "module_share": dict(self.module_share),
+            "step_time_s": self.step_time_s,
+            "compile_s": self.compile_s,
+            "probe_s": self.probe_s,
+        }
+
+
+def trace_probe(
+    apply_fn: Callable[[PyTree, jax.Array], jax.Array],
+    x: jax.Array,
+    *,
+    num_classes: int,
+    key: PRNGKey,
+    subset: int = 32,
+    chunk: int = 8,
+) -> Callable[[PyTree], dict[str, float]]:
+    """A function ``w ↦`` Hutchinson estimate of Σ_{i∈S} Σ_c ‖∂f_ic(w)/∂w‖² (module docstring).
+
+    S (``subset`` examples) and the probes are drawn once from ``key``; the per-example
+    gradients are vmapped over padded chunks of ``chunk`` (one compiled shape). The
+    estimate is returned split by top-level parameter module (``{name: part}``; a
+    parameter pytree that is not a dict is one module, ``"params"``).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> f = lambda w, x: x @ w                     # linear: Θ = (x xᵀ) ⊗ I_C exactly
+        >>> x = jax.random.normal(jax.random.key(0), (6, 3))
+        >>> w = jnp.zeros((3, 2))
+        >>> tr = trace_probe(f, x, num_classes=2, key=jax.random.key(1), subset=6)
+        >>> round(tr(w)["params"] / float(2 * jnp.sum(x * x)), 5)  # ‖z_iᵀ∂f_i/∂w‖² = C‖x_i‖²
+        1.0
+    """
+    if subset < 1 or chunk < 1:
+        raise ConfigError(f"subset and chunk must be ≥ 1, got {subset=}, {chunk=}.")
+    n = int(x.shape[0])
+    k_sub, k_z = jax.random.split(key)
+    m = min(n, subset)
+    idx = np.arange(n) if m == n else np.sort(np.asarray(jax.random.permutation(k_sub, n)[:m]))
+    size = min(chunk, m)
+    pad = -m % size
+    idx = np.concatenate([idx, np.repeat(idx[:1], pad)])
+    weight = jnp.asarray(np.r_[np.ones(m), np.zeros(pad)], jnp.float32)
+    xs = x[idx]
+    z = jax.random.rademacher(k_z, (len(idx), num_classes), dtype=jnp.float32)
+
+    def sq_norms(p: PyTree, xi: jax.Array, zi: jax.Array) -> dict[str, jax.Array]:
+        g = jax.grad(lambda q: jnp.vdot(apply_fn(q, xi[None])[0], zi.astype(xi.dtype)))(p)
+        groups = g if isinstance(g, dict) else {"params": g}
+        return {
+            name: jnp.asarray(sum(jnp.vdot(a, a) for a in jax.tree_util.tree_leaves(sub)))
+            for name, sub in groups.items()
+        }
+
+    @jax.jit
+    def chunk_sum(p: PyTree, xb: jax.Array, zb: jax.Array, wb: jax.Array):
+        parts = jax.vmap(sq_norms, in_axes=(None, 0, 0))(p, xb, zb)
+        return {name: jnp.sum(wb * v) for name, v in parts.items()}
+
+    def trace(p: PyTree) -> dict[str, float]:
+        total: dict[str, float] = {}
+        for lo in range(0, len(idx), size):
+            part = chunk_sum(p, xs[lo : lo + size], z[lo : lo + size], weight[lo : lo + size])
+            for name, v in part.items():
+                total[name] = total.get(name, 0.0) + float(v)
+        return total
+
+    return trace
+
+
+def observe_steps(
+    model: Any,
+    task: Task,
+    hparams: Hyperparams,
+    *,
+    key: PRNGKey,
+    steps: int = 4,
+    warmup: int = 1,
+    subset: int = 32,
+) -> Observation:
+    """Run the first ``steps`` real training steps; time them and measure κ_k after each.
+
+    The step is exactly the one :func:`ttjax.train.finetune` runs (same optimiser, batch
+    size and sampling, compiled once); the ``steps − warmup`` steps after the first
+    ``warmup`` are timed one by one (blocking) and their median is the step time.
+
+    Args:
+        model: the network (``apply_fn``, ``params``, ``preprocess``).
+        task: the training set.
+        hparams: the fine-tuning hyper-parameters.
+        key: PRNG key (SGD batches, probe subset and probes).
+        steps: K real steps (≥ 2 so that one is timed after a warm-up step).
+        warmup: untimed steps before timing.
+        subset: examples of the tr Θ probe.
+
+    Example:
+        >>> import jax
+        >>> from ttjax.models import create_model
+        >>> from ttjax.data import load_task
+        >>> task = load_task("sample", classes=3, per_class=4, image_size=16, seed=0)
+        >>> m = create_model("tiny", num_classes=3, image_size=16, weights=None,
+        ...                  key=jax.random.key(0))
+        >>> obs = observe_steps(m, task, Hyperparams(lr=0.1), key=jax.random.key(1))
+        >>> obs.kernel_scale.shape, obs.step_time_s > 0
+        ((4,), True)
+    """
+    if steps < warmup + 1 or warmup < 0:
+        raise ConfigError(f"need steps ≥ warmup + 1 and warmup ≥ 0, got {steps=}, {warmup=}.")
+    k_step, k_probe = jax.random.split(key)
+    x, y = prepare_inputs(model, task)
+    params = jax.tree_util.tree_map(jnp.asarray, model.params)
+    opt_state = make_optimizer(hparams).init(params)
+    step_fn = make_step(model.apply_fn, hparams, num_examples=task.num_examples)
+    t_arg = jnp.asarray(0, jnp.int32)
+    step, compile_s = compile_timed(step_fn, params, opt_state, x, y, k_step, t_arg)
+    probe = trace_probe(model.apply_fn, x, num_classes=task.num_classes, key=k_probe, subset=subset)
+    t0 = time.perf_counter()
+    parts0 = probe(params)
+    tr0 = sum(parts0.values())
+    probe_s = time.perf_counter() - t0
+    losses, scales, times = [], [], []
+    parts = parts0
+    for t in range(steps):
+        t0 = time.perf_counter()
+        params, opt_state, value = block(
+            step(params, opt_state, x, y, k_step, jnp.asarray(t, jnp.int32))
+        )
+        if t >= warmup:
+            times.append(time.perf_counter() - t0)
+        losses.append(float(value))
+        t0 = time.perf_counter()
+        parts = probe(params)
+        scales.append(sum(parts.values()) / tr0 if tr0 > 0 else 1.0)
+        probe_s += time.perf_counter() - t0
+    return Observation(
+        loss=np.asarray(losses),
+        kernel_scale=np.asarray(scales),
+        module_scale={k: parts[k] / v if v > 0 else 1.0 for k, v in parts0.items()},
+        module_share={k: v / tr0 if tr0 > 0 else 0.0 for k, v in parts0.items()},
+        step_time_s=float(np.median(times)),
+        compile_s=float(compile_s),
+        probe_s=probe_s,
+    )
+
+
+__all__ = ["Observation", "observe_steps", "trace_probe"]
