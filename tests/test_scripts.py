@@ -29,6 +29,7 @@ OUTPUTS = {
         "fig6_error_vs_hparams.json",
     ),
     "fig2_ode_sde": ("fig2_ode_sde.png", "fig2_ode_sde.csv", None),
+    "bench_linearity": ("bench_linearity.png", "bench_linearity.csv", "bench_linearity.json"),
     "fig4_ntk": ("fig4_ntk.png", "fig4_projection.csv", "fig4_spectrum.json"),
     "fig8_noise": ("fig8_noise.png", "fig8_noise.csv", None),
     "fig7_extrapolation": (
@@ -38,7 +39,7 @@ OUTPUTS = {
     ),
 }
 # build a Θ: ≈ 10–30 s each on 2 cores
-SLOW = {"fig2_ode_sde", "fig4_ntk", "fig8_noise", "fig7_extrapolation"}
+SLOW = {"bench_linearity", "fig2_ode_sde", "fig4_ntk", "fig8_noise", "fig7_extrapolation"}
 
 
 def _run(name: str, out: Path) -> None:
