@@ -96,3 +96,13 @@ def test_cli_limit_below_one_is_refused(tmp_path: Path, capsys, limit):
     assert "--limit must be ≥ 1" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()  # refused before running anything
+
+
+def test_missing_pretrained_weights_are_unavailable_and_name_the_script(tmp_path, monkeypatch):
+    from ttjax.benchmark import resolve_weights
+    from ttjax.benchmark._grid_v2 import RESNET18_FMNIST
+
+    monkeypatch.setenv("TTJAX_CACHE", str(tmp_path))
+    with pytest.raises(WeightsNotFoundError, match=r"pretrain_resnet_fashion_mnist\.py") as info:
+        resolve_weights(RESNET18_FMNIST)
+    assert error_status(info.value) is CaseStatus.UNAVAILABLE
