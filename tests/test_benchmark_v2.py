@@ -170,11 +170,11 @@ def test_plateau_rule():
 def test_cost_estimate_and_dry_run(capsys):
     case = next(c for c in benchmark_grid(preset=GridPreset.V2) if _label(c) == "small_cnn@28")
     n = case.task.classes * case.task.per_class
-    cost = StepCost(per_example_s=0.004, intercept_s=0.01, compile_s=5.0)
+    cost = StepCost(points=((10, 0.05), (50, 0.25)), compile_s=5.0)  # 5 ms per example
     est = estimate_case(case, {"small_cnn@28": cost})
     b = case.hparams.resolved_batch_size(n)
-    assert est.real_s == pytest.approx(5.0 + 150 * (0.01 + 0.004 * b + 0.004 * n / 3))
-    assert est.predict_s == pytest.approx(5.0 + 2 * 0.004 * n)
+    assert est.real_s == pytest.approx(5.0 + 150 * (0.005 * b + 0.005 * n / 3))
+    assert est.predict_s == pytest.approx(5.0 + 2 * 0.005 * n)
     assert estimate_case(case, {}).real_s is None
     rc = main(["benchmark", "--grid", "v2", "--dry-run"])
     out = capsys.readouterr().out

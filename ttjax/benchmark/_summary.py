@@ -20,6 +20,7 @@ summarised (:mod:`ttjax.benchmark._split`; default: held-out), the latest record
 from __future__ import annotations
 
 import dataclasses
+import io
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -193,7 +194,7 @@ def format_summary(summary: BenchmarkSummary) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(record=True, width=140, force_terminal=False)
+    console = Console(record=True, width=140, force_terminal=False, file=io.StringIO())
     t = Table(
         title=f"Predicted vs real Tε — split {summary.split.value}: {summary.n_cases} cases "
         f"({summary.n_failed} failed, {summary.n_unavailable} unavailable)"
