@@ -12,9 +12,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from test_ntk_approx import _bound
 from test_ntk_helpers import KronCNN, SmallCNN, exact_theta, make, make_frozen_bn, rel_err
 
+from ttjax.models import create_model
 from ttjax.ntk import NtkConfig, NtkMethod, compute_ntk
 
 KEY = jax.random.key(3)
@@ -147,3 +149,19 @@ def test_explicit_method_is_recorded_as_requested():
         "chosen": "exact",
         "reason": "requested",
     }
+
+
+@pytest.mark.parametrize("name", ["tiny", "small_cnn"])
+def test_shipped_models_keep_the_layer_factored_default(name):
+    # The models ttjax ships are built from factorable layers: AUTO must mean what the old
+    # KRONECKER default meant for them (resolution only; the model is traced abstractly).
+    from ttjax.ntk._auto import choose_method
+    from ttjax.ntk._params import make_layout
+
+    model = create_model(name, num_classes=3, image_size=16, weights=None, key=KEY)
+    x1 = jnp.zeros((1, 16, 16, 3), jnp.float32)
+    choice = choose_method(
+        model.apply_fn, model.params, x1, config=NtkConfig(),
+        layout=make_layout(model.params, None), n=4, outputs=3, accum_itemsize=4, budget=2**30,
+    )  # fmt: skip
+    assert choice.method is NtkMethod.KRONECKER, choice.reason
