@@ -10,7 +10,7 @@ own Θ (``BenchmarkCase.lr_fraction``): "low" = 0.2 η_max (the ODE regime), "hi
 (discrete-step effects matter; Table 1's "high"). Absolute rates drifted out of the stable
 range between head draws: for ``small_cnn`` on FMNIST 5–9, N = 100, η_max measured 0.019–0.032
 over fresh heads. The ``TINY`` grid keeps absolute rates. A case that still fails is recorded
-(``status: "error"``) by :func:`run_benchmark`, not silently skipped.
+(``status: "failed"``) by :func:`run_benchmark`, not silently skipped.
 """
 
 from __future__ import annotations
