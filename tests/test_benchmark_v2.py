@@ -179,3 +179,19 @@ def test_cost_estimate_and_dry_run(capsys):
     rc = main(["benchmark", "--grid", "v2", "--dry-run"])
     out = capsys.readouterr().out
     assert rc == 0 and "80 cases" in out and "efficientnet_lite0@96" in out
+
+
+def test_cli_summary_of_a_split_writes_the_per_backbone_json(tmp_path, capsys):
+    import json
+
+    path, out = tmp_path / "b.jsonl", tmp_path / "s.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in _records()))
+    rc = main(["benchmark", "--summary", "--out", str(path), "--summary-json", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0 and "Per backbone and ε (split heldout)" in text and "b@16" in text
+    doc = json.loads(out.read_text())
+    assert doc["split"] == "heldout" and doc["n_cases"] == 3
+    assert {r["backbone"] for r in doc["by_backbone"]} == {"a@8", "b@16"}
+    rc = main(["benchmark", "--summary", "--split", "all", "--out", str(path),
+               "--summary-json", str(out)])  # fmt: skip
+    assert rc == 0 and json.loads(out.read_text())["n_cases"] == 4
