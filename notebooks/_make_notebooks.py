@@ -184,13 +184,13 @@ BENCH = [
 import os
 from pathlib import Path
 
-from ttjax.benchmark import format_summary, read_records, summarize
+from ttjax.benchmark import Split, format_summary, read_records, summarize
 
 SMALL = os.environ.get("TTJAX_NOTEBOOK_SMALL", "0") == "1"  # the same file either way
 RECORDS = next(p for p in (Path("results"), Path("../results")) if p.is_dir())
 RECORDS = RECORDS / "benchmark_default.jsonl"
 records = read_records(RECORDS)
-summary = summarize(records)
+summary = summarize(records, split=Split.ALL)
 print(format_summary(summary))"""),
     new_code_cell("""\
 import matplotlib.pyplot as plt

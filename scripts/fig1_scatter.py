@@ -2,7 +2,8 @@
 
 Reads a benchmark JSON-lines file (``ttjax benchmark``), plots the median predicted Tε against
 the real Tε of every finished (case, ε) pair, and writes ``fig1_scatter.png``,
-``fig1_scatter.csv`` (one row per point) and ``fig1_summary.json`` (``summarize(records)``).
+``fig1_scatter.csv`` (one row per point) and ``fig1_summary.json``
+(``summarize(records, split=Split.ALL)``: every case, not one half of the split).
 
     python scripts/fig1_scatter.py --records results/benchmark_default.jsonl --out out/fig1
     python scripts/fig1_scatter.py --small   # CI: the same file, as it is
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ttjax.benchmark import read_records, summarize
+from ttjax.benchmark import Split, read_records, summarize
 
 HEADER = ("key", "optimizer", "lr_regime", "eps", "predicted", "real")
 
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         w = csv.writer(fh)
         w.writerow(HEADER)
         w.writerows(rows)
-    summary = summarize(records).to_dict()
+    summary = summarize(records, split=Split.ALL).to_dict()
     (out / "fig1_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"{len(rows)} points from {args.records} → {out}")
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ttjax.benchmark import read_records, resolved_hparams, summarize
+from ttjax.benchmark import Split, read_records, resolved_hparams, summarize
 
 BASE = (
     "key",
@@ -104,7 +104,7 @@ def case_row(r: Mapping[str, Any], eps_keys: list[str]) -> dict[str, Any]:
 def ratio_stats(records: list[dict[str, Any]]) -> dict[str, float]:
     """Cost-ratio statistics of a group: n, summarize's median, min/max and quantiles."""
     ratios = np.asarray([float(r["cost_ratio"]) for r in records])
-    out = {"n": int(ratios.size), "median": summarize(records).median_cost_ratio}
+    out = {"n": int(ratios.size), "median": summarize(records, split=Split.ALL).median_cost_ratio}
     out |= {f"q{round(100 * q):02d}": float(np.quantile(ratios, q)) for q in QUANTILES}
     return out | {"min": float(ratios.min()), "max": float(ratios.max())}
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ttjax.benchmark import read_records, resolved_hparams, summarize
+from ttjax.benchmark import Split, read_records, resolved_hparams, summarize
 
 HPARAMS = ("lr", "batch_size", "n_train")
 TITLES = {
@@ -87,7 +87,7 @@ def points(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in records:
         if r.get("status", "ok") != "ok" or not r.get("real"):
             continue
-        summary = summarize([r])
+        summary = summarize([r], split=Split.ALL)
         hp = r["case"]["hparams"]
         for e_key, real in r["real"].items():
             err = summary.row(f"eps={float(e_key)!r}")
@@ -118,7 +118,7 @@ def groups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             sel = [r for r in ok if opt == "all" or r["case"]["hparams"]["optimizer"] == opt]
             for v in sorted({hparam_values(r)[name] for r in sel}):
                 sub = [r for r in sel if hparam_values(r)[name] == v]
-                row = dataclasses.asdict(summarize(sub).row("all"))
+                row = dataclasses.asdict(summarize(sub, split=Split.ALL).row("all"))
                 del row["group"]
                 out.append({"hparam": name, "optimizer": opt, "value": v, **row})
     return out

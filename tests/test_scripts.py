@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ttjax.benchmark import read_records, summarize
+from ttjax.benchmark import Split, read_records, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "results" / "benchmark_default.jsonl"
@@ -91,7 +91,7 @@ def test_script_small_writes_png_and_finite_numbers(name: str, tmp_path: Path):
 
 def test_fig1_and_table1_match_summarize(tmp_path: Path):
     records = read_records(RECORDS)
-    summary = summarize(records)
+    summary = summarize(records, split=Split.ALL)
     _run("fig1_scatter", tmp_path / "fig1")
     _run("table1", tmp_path / "table1")
     # fig1: one point per finished (case, ε) pair, and the summary it writes is summarize's.
@@ -117,7 +117,7 @@ def test_fig1_and_table1_match_summarize(tmp_path: Path):
 
 def test_fig5_and_fig6_match_summarize(tmp_path: Path):
     records = read_records(RECORDS)
-    summary = summarize(records)
+    summary = summarize(records, split=Split.ALL)
     _run("fig5_wallclock", tmp_path / "fig5")
     _run("fig6_error_vs_hparams", tmp_path / "fig6")
     # fig5: one row per finished case; its overall median cost ratio is summarize's.

@@ -1,9 +1,12 @@
 """Predicted vs real training time on a grid of tasks (resumable JSON-lines) and summaries.
 
 Public API: :func:`run_benchmark`, :func:`summarize`, :func:`benchmark_grid`, the case types, the
-JSON-lines helpers, and the offline pretraining used for the ``small_cnn`` source model.
+JSON-lines helpers and record statuses, the tune/held-out split, and the offline pretraining used
+for the ``small_cnn`` source model.
 """
 
+from ._backbone_summary import BackboneRow as BackboneRow
+from ._backbone_summary import plateaued as plateaued
 from ._case import PAPER_EPS as PAPER_EPS
 from ._case import BenchmarkCase as BenchmarkCase
 from ._case import LrRegime as LrRegime
@@ -18,7 +21,11 @@ from ._run import build_model as build_model
 from ._run import build_task as build_task
 from ._run import evaluate_case as evaluate_case
 from ._run import run_benchmark as run_benchmark
+from ._split import Split as Split
+from ._split import case_split as case_split
+from ._store import CaseStatus as CaseStatus
 from ._store import append_record as append_record
+from ._store import latest_records as latest_records
 from ._store import read_records as read_records
 from ._store import resolved_hparams as resolved_hparams
 from ._summary import BenchmarkSummary as BenchmarkSummary
@@ -29,19 +36,25 @@ from ._summary import summarize as summarize
 __all__ = [
     "PAPER_EPS",
     "SMALL_CNN_FMNIST",
+    "BackboneRow",
     "BenchmarkCase",
     "BenchmarkSummary",
+    "CaseStatus",
     "ErrorRow",
     "LrRegime",
     "PretrainResult",
+    "Split",
     "TaskSpec",
     "append_record",
     "build_model",
     "build_task",
     "cache_dir",
     "case_key",
+    "case_split",
     "evaluate_case",
     "format_summary",
+    "latest_records",
+    "plateaued",
     "pretrain",
     "read_records",
     "resolve_weights",

@@ -72,8 +72,10 @@ class BenchmarkCase:
         eps: thresholds ε (default: the paper's 0.01, 0.05, 0.1, 0.2, 0.4).
         paths: Monte-Carlo paths of the SGD prediction (GD uses one).
         lr_regime: Table 1 tag.
-        ntk_method: how the prediction builds Θ (:class:`ttjax.ntk.NtkMethod` value; the
-            engine's default ``"kronecker"``).
+        ntk_method: how the prediction builds Θ (:class:`ttjax.ntk.NtkMethod` value).
+            ``"kronecker"`` by default so that the keys of the older grids' result files stay
+            valid; the v2 grid uses ``"auto"`` (the engine's default; the record's
+            ``ntk_method_resolved`` says what it resolved to).
         lr_fraction: if set, the learning rate is ``lr_fraction × η_max`` with η_max the
             stability edge of the linearised model for this case's Θ, momentum and loss
             (``hparams.lr`` is then ignored; the resolved value is recorded). This is how a

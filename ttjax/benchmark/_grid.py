@@ -10,7 +10,7 @@ own Θ (``BenchmarkCase.lr_fraction``): "low" = 0.2 η_max (the ODE regime), "hi
 (discrete-step effects matter; Table 1's "high"). Absolute rates drifted out of the stable
 range between head draws: for ``small_cnn`` on FMNIST 5–9, N = 100, η_max measured 0.019–0.032
 over fresh heads. The ``TINY`` grid keeps absolute rates. A case that still fails is recorded
-(``status: "error"``) by :func:`run_benchmark`, not silently skipped.
+(``status: "failed"``) by :func:`run_benchmark`, not silently skipped.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import itertools
 
 from .._config import Hyperparams, Loss, Optimizer
 from ._case import PAPER_EPS, BenchmarkCase, LrRegime, TaskSpec
+from ._grid_v2 import v2_cases
 from ._pretrain import SMALL_CNN_FMNIST
 
 
@@ -32,11 +33,14 @@ class GridPreset(enum.Enum):
     * ``DEFAULT``: 64 cases: ``small_cnn`` pretrained on FMNIST 0–4 (FMNIST 5–9 × 4 draws,
       ``sample``, digits × 2), EfficientNet-Lite0 ImageNet at 32×32 (FMNIST 5–9); GD and
       SGD; two lr regimes, batch sizes, momenta; T = 60. About an hour on 2 CPU cores.
+    * ``V2``: 80 cases on ResNet-18 (offline stand-in), EfficientNet-Lite0 at 64/96 px and
+      ``small_cnn``; T = 150; N 50–750; tune/held-out split (:mod:`ttjax.benchmark._grid_v2`).
     """
 
     TINY = "tiny"
     SMALL = "small"
     DEFAULT = "default"
+    V2 = "v2"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -133,6 +137,8 @@ def benchmark_grid(
         >>> len(benchmark_grid(preset=GridPreset.TINY))
         4
     """
+    if preset is GridPreset.V2:
+        return v2_cases(loss=loss, eps=eps)
     if preset is GridPreset.TINY:
         task = TaskSpec(
             model="tiny", weights=None, data="sample", classes=2, per_class=4, image_size=8, seed=0

@@ -42,9 +42,12 @@ def resolve_weights(weights: str | None) -> str | None:
         return weights
     path = cache_dir() / weights[len(CACHE_PREFIX) :]
     if not path.is_file():
+        script = "pretrain_small_cnn.py` (≈ 2–5 min on a CPU)"
+        if path.name.startswith("resnet"):
+            script = "pretrain_resnet_fashion_mnist.py` (≈ 10 min on a CPU)"
         raise WeightsNotFoundError(
             f"pretrained weights {weights!r} are not in the cache ({path}); create them with "
-            "`python scripts/pretrain_small_cnn.py` (≈ 2–5 min on a CPU)."
+            f"`python scripts/{script}."
         )
     return str(path)
 

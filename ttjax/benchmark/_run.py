@@ -1,7 +1,8 @@
 """Run a benchmark grid: predict + fine-tune each case, append one JSON line per finished case.
 
-Resumable: cases whose key is already in the file are skipped, so a killed benchmark restarted
-with the same grid and file loses at most the case that was running.
+Resumable: cases whose key is already in the file as ``ok`` or ``failed`` are skipped (an
+``unavailable`` one — missing data or weights, over the memory budget — is retried), so a killed
+benchmark restarted with the same grid and file loses at most the case that was running.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import numpy as np
 from .._errors import TTJaxError
 from .._types import Images, Labels, PRNGKey
 from ..training_time import eps_key, epsilon_training_time
+from ._backbone_summary import plateaued
 from ._case import BenchmarkCase, TaskSpec
-from ._store import append_record, completed_keys, read_records
+from ._split import case_split
+from ._store import CaseStatus, append_record, completed_keys, error_status, read_records
 
 Evaluate = Callable[[BenchmarkCase, PRNGKey], dict[str, Any]]
 
@@ -138,6 +141,8 @@ def evaluate_case(case: BenchmarkCase, key: PRNGKey) -> dict[str, Any]:
             "train_steps": float(real.train_time_s),
             "compile": float(real.compile_time_s),
         },
+        "real_plateaued": plateaued(real_loss),
+        "ntk_method_resolved": ntk.method.value,
         "step_time_s": float(real.step_time_s),
         "cost_ratio": float(real.train_time_s) / max(t2 - t1, 1e-9),
         "hparams_resolved": hparams.to_dict(),
@@ -159,8 +164,11 @@ def run_benchmark(
 
     Each case gets the key ``fold_in(key, int(case.key[:8], 16))``, so its result does not
     depend on the order of the grid or on which cases were already done. A case that raises a
-    :class:`ttjax.TTJaxError` (e.g. an unstable learning rate) is recorded with
-    ``status: "error"`` and the message, and not retried; any other exception propagates.
+    :class:`ttjax.TTJaxError` is recorded with the message and a status
+    (:class:`~ttjax.benchmark.CaseStatus`): ``"unavailable"`` for an environmental cause
+    (dataset or weights missing, memory budget), retried by the next run; ``"failed"`` for the
+    method's own failure (e.g. an unstable learning rate), kept. Any other exception
+    propagates. Every record carries its ``split`` (:func:`~ttjax.benchmark.case_split`).
 
     Returns:
         All records in the file after the run (old and new).
@@ -177,12 +185,14 @@ def run_benchmark(
     def one(case: BenchmarkCase) -> None:
         k = jax.random.fold_in(key, int(case.key[:8], 16))
         record: dict[str, Any] = {"key": case.key, "case": case.to_dict()}
+        record["split"] = case_split(case.key).value
         try:
-            record.update(status="ok", **evaluate(case, k))
-        except TTJaxError as err:
-            record.update(status="error", error=f"{type(err).__name__}: {err}")
-        except FloatingPointError:
-            record.update(status="error", error=traceback.format_exc(limit=1))
+            record.update(status=CaseStatus.OK.value, **evaluate(case, k))
+        except (TTJaxError, FloatingPointError) as err:
+            message = f"{type(err).__name__}: {err}"
+            if isinstance(err, FloatingPointError):
+                message = traceback.format_exc(limit=1)
+            record.update(status=error_status(err).value, error=message)
         append_record(path, record)
 
     if progress and todo:

@@ -8,13 +8,70 @@ else means the file was edited by hand and is reported.
 
 from __future__ import annotations
 
+import enum
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .._errors import DataError
+from .._errors import DataError, MemoryBudgetError, TTJaxError, WeightsError
+
+
+class CaseStatus(enum.Enum):
+    """A record's ``status``.
+
+    * ``OK``: predicted and fine-tuned; the record holds both curves and Tε.
+    * ``FAILED``: the method (prediction or fine-tuning) failed on this case, e.g. an unstable
+      learning rate (``StabilityError``) or a NaN; final: kept on resume, counted as failed.
+    * ``UNAVAILABLE``: the case could not run on this machine (a missing or corrupt dataset or
+      weights file: ``DataError``, ``WeightsError``/``WeightsNotFoundError``; or
+      ``MemoryBudgetError``); retried on resume, excluded from the summary.
+
+    Files written before the distinction hold ``"error"``: read by the error's class name.
+    """
+
+    OK = "ok"
+    FAILED = "failed"
+    UNAVAILABLE = "unavailable"
+
+
+_ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (DataError, WeightsError, MemoryBudgetError)
+_ENVIRONMENT_NAMES = ("DataError", "WeightsError", "WeightsNotFoundError", "MemoryBudgetError")
+
+
+def error_status(err: BaseException) -> CaseStatus:
+    """``UNAVAILABLE`` for an environmental error (see :class:`CaseStatus`), else ``FAILED``.
+
+    Example:
+        >>> error_status(DataError("Fashion-MNIST not found")).value
+        'unavailable'
+    """
+    if isinstance(err, _ENVIRONMENT_ERRORS):
+        return CaseStatus.UNAVAILABLE
+    if isinstance(err, (TTJaxError, FloatingPointError)):
+        return CaseStatus.FAILED
+    raise TypeError(f"not a benchmark case error: {type(err).__name__}") from err
+
+
+def record_status(record: Mapping[str, Any]) -> CaseStatus:
+    """The :class:`CaseStatus` of a record (legacy ``"error"`` records by the error's class).
+
+    Example:
+        >>> record_status({"status": "error", "error": "WeightsNotFoundError: not cached"}).value
+        'unavailable'
+    """
+    status = str(record.get("status", "ok"))
+    if status == "error":
+        name = str(record.get("error", "")).split(":", 1)[0].strip()
+        return CaseStatus.UNAVAILABLE if name in _ENVIRONMENT_NAMES else CaseStatus.FAILED
+    try:
+        return CaseStatus(status)
+    except ValueError:
+        raise DataError(
+            f"benchmark record {record.get('key')!r} has unknown status {status!r}; expected one "
+            f"of {[s.value for s in CaseStatus]}. Remove the record (it will be re-run)."
+        ) from None
 
 
 def _split_complete(data: bytes) -> tuple[list[bytes], int]:
@@ -86,8 +143,27 @@ def append_record(path: str | os.PathLike[str], record: Mapping[str, Any]) -> No
 
 
 def completed_keys(records: list[dict[str, Any]]) -> set[str]:
-    """Keys of the cases already in the file (successes and recorded failures)."""
-    return {str(r["key"]) for r in records if "key" in r}
+    """Keys of the cases that need no re-run: finished (``ok``) or ``failed``; a case whose
+    latest record is ``unavailable`` is retried."""
+    return {
+        str(r["key"])
+        for r in latest_records(records)
+        if record_status(r) is not CaseStatus.UNAVAILABLE
+    }
+
+
+def latest_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One record per key, the last written (a retried case supersedes its ``unavailable``
+    record), in the order keys first appear; records without a key are kept as they are.
+
+    Example:
+        >>> latest_records([{"key": "a", "status": "unavailable"}, {"key": "a", "status": "ok"}])
+        [{'key': 'a', 'status': 'ok'}]
+    """
+    by_key: dict[str, dict[str, Any]] = {}
+    for i, r in enumerate(records):
+        by_key[str(r["key"]) if "key" in r else f"#{i}"] = dict(r)
+    return list(by_key.values())
 
 
 def resolved_hparams(record: dict[str, Any]) -> dict[str, Any]:

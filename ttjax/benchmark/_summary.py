@@ -11,13 +11,16 @@ For each finished case and each ε, with the predicted Tε taken as the median o
 (The ``max(·, 1)`` only matters when the real run hits ε at step 0.) Reported, overall, per ε,
 for GD and SGD: the fraction of (case, ε) pairs with ``e_rel ≤ 13%`` and ``≤ 20%`` (the paper:
 95% within 13% for GD, 20% for SGD), the 95th percentile and median of ``e_rel``; Table 1: the
-mean ``e_abs`` per task and ε for low vs high learning rate; and the median cost ratio
-(fine-tuning wall-clock / prediction wall-clock).
+mean ``e_abs`` per task and ε for low vs high learning rate; the median cost ratio
+(fine-tuning wall-clock / prediction wall-clock); and the per-backbone, per-ε report of
+:mod:`ttjax.benchmark._backbone_summary`. Only the chosen half of the tune/held-out split is
+summarised (:mod:`ttjax.benchmark._split`; default: held-out), the latest record per case.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -25,7 +28,10 @@ from typing import Any
 import numpy as np
 
 from .._errors import DataError
+from ._backbone_summary import BackboneRow, backbone_rows, backbone_table
 from ._case import LrRegime
+from ._split import Split, case_split
+from ._store import CaseStatus, latest_records, record_status
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +56,10 @@ class BenchmarkSummary:
         table1: ``{task label: {ε: {"low": mean abs error, "high": ...}}}`` (None when a cell
             has no case).
         median_cost_ratio: median over cases of finetune seconds / predict seconds.
-        n_cases: finished cases; n_failed: cases recorded as failed (excluded).
+        n_cases: finished cases; n_failed: cases whose method failed (excluded);
+            n_unavailable: cases that could not run here (missing data/weights; excluded).
+        split: the half summarised; by_backbone: per backbone and ε
+            (:class:`~ttjax.benchmark.BackboneRow`).
     """
 
     rows: tuple[ErrorRow, ...]
@@ -58,6 +67,9 @@ class BenchmarkSummary:
     median_cost_ratio: float
     n_cases: int
     n_failed: int
+    n_unavailable: int = 0
+    split: Split = Split.ALL
+    by_backbone: tuple[BackboneRow, ...] = ()
 
     def row(self, group: str) -> ErrorRow:
         """The row named ``group`` (``"all"``, ``"eps=0.1"``, ``"gd"``, ``"sgd eps=0.1"``...)."""
@@ -73,6 +85,9 @@ class BenchmarkSummary:
             "median_cost_ratio": self.median_cost_ratio,
             "n_cases": self.n_cases,
             "n_failed": self.n_failed,
+            "n_unavailable": self.n_unavailable,
+            "split": self.split.value,
+            "by_backbone": [dataclasses.asdict(r) for r in self.by_backbone],
         }
 
 
@@ -96,26 +111,39 @@ def _task_label(task: Mapping[str, Any]) -> str:
     return f"{task['model']}/{task['data']}{sub_s}"
 
 
-def summarize(records: Iterable[Mapping[str, Any]]) -> BenchmarkSummary:
+def _split_of(record: Mapping[str, Any]) -> Split | None:
+    if record.get("split") in (Split.TUNE.value, Split.HELDOUT.value):
+        return Split(record["split"])
+    return case_split(str(record["key"])) if "key" in record else None
+
+
+def summarize(
+    records: Iterable[Mapping[str, Any]], *, split: Split = Split.HELDOUT
+) -> BenchmarkSummary:
     """Paper metrics from benchmark records (see the module docstring).
 
+    Args:
+        records: the JSON-lines records (a retried case's latest record counts).
+        split: which half to report (``Split.ALL``: every case).
+
     Raises:
-        DataError: if no record finished successfully.
+        DataError: if no record of the split finished successfully.
 
     Example:
         >>> rec = {"status": "ok", "case": {"task": {"model": "tiny", "data": "sample"},
         ...        "hparams": {"optimizer": "gd"}, "lr_regime": "low"},
         ...        "predicted": {"0.1": {"median": 11.0}}, "real": {"0.1": 10},
         ...        "cost_ratio": 3.0}
-        >>> summarize([rec]).row("all").within_13
+        >>> summarize([rec], split=Split.ALL).row("all").within_13
         1.0
     """
-    recs = list(records)
-    ok = [r for r in recs if r.get("status", "ok") == "ok"]
+    recs = [r for r in latest_records(records) if split is Split.ALL or _split_of(r) is split]
+    status = [record_status(r) for r in recs]
+    ok = [r for r, s in zip(recs, status, strict=True) if s is CaseStatus.OK]
     if not ok:
         raise DataError(
-            "no finished benchmark case to summarise; run `ttjax benchmark` first "
-            "(or check the file: every case failed)."
+            f"no finished benchmark case in the {split.value!r} split to summarise; run "
+            "`ttjax benchmark` first (or check the file: every case failed or was unavailable)."
         )
     groups: dict[str, list[tuple[float, float]]] = defaultdict(list)
     t1: dict[str, dict[float, dict[str, list[float]]]] = defaultdict(
@@ -154,7 +182,10 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> BenchmarkSummary:
         table1=table1,
         median_cost_ratio=float(np.median(ratios)) if ratios else float("nan"),
         n_cases=len(ok),
-        n_failed=len(recs) - len(ok),
+        n_failed=status.count(CaseStatus.FAILED),
+        n_unavailable=status.count(CaseStatus.UNAVAILABLE),
+        split=split,
+        by_backbone=backbone_rows(ok),
     )
 
 
@@ -163,8 +194,11 @@ def format_summary(summary: BenchmarkSummary) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(record=True, width=110, force_terminal=False)
-    t = Table(title=f"Predicted vs real Tε — {summary.n_cases} cases ({summary.n_failed} failed)")
+    console = Console(record=True, width=140, force_terminal=False, file=io.StringIO())
+    t = Table(
+        title=f"Predicted vs real Tε — split {summary.split.value}: {summary.n_cases} cases "
+        f"({summary.n_failed} failed, {summary.n_unavailable} unavailable)"
+    )
     for col in ("group", "n", "≤13%", "≤20%", "p95 rel", "median rel", "mean |Δ| steps"):
         t.add_column(col, justify="right")
     for r in summary.rows:
@@ -195,4 +229,7 @@ def format_summary(summary: BenchmarkSummary) -> str:
     console.print(
         f"median cost ratio (fine-tuning time / prediction time): {summary.median_cost_ratio:.1f}×"
     )
+    if summary.by_backbone:
+        title = f"Per backbone and ε (split {summary.split.value})"
+        console.print(backbone_table(summary.by_backbone, title=title))
     return console.export_text()

@@ -2,6 +2,7 @@
 
 ttjax benchmark --grid default --out results/benchmark.jsonl      # run (resumes), summarise
 ttjax benchmark --summary-only --out results/benchmark.jsonl      # summary from the file alone
+ttjax benchmark --grid v2 --dry-run                                # list + estimated cost, no run
 """
 
 from __future__ import annotations
@@ -28,23 +29,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--loss", choices=[x.value for x in Loss], default="ce")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed of the run")
-    parser.add_argument("--limit", type=int, default=None, help="run at most this many cases")
-    parser.add_argument("--summary-only", action="store_true", help="only summarise --out")
+    parser.add_argument("--limit", type=int, default=None, help="run at most this many cases (≥ 1)")
+    parser.add_argument("--summary-only", "--summary", action="store_true", dest="summary_only",
+                        help="only summarise --out")  # fmt: skip
     parser.add_argument("--summary-json", default=None, help="also write the summary as JSON")
+    parser.add_argument("--split", choices=["heldout", "tune", "all"], default="heldout",
+                        help="half of the cases to summarise (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the estimated cost of the grid; run nothing")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     import jax
 
-    from ..benchmark import format_summary, read_records, run_benchmark, summarize
+    from .._errors import ConfigError
+    from ..benchmark import Split, format_summary, read_records, run_benchmark, summarize
+    from ..benchmark._cost import format_cost
     from ..benchmark._grid import GridPreset, benchmark_grid
 
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be ≥ 1 (cases to run), got {args.limit}.")
     if not args.summary_only:
         cases = benchmark_grid(preset=GridPreset(args.grid), loss=Loss(args.loss))
         if args.limit is not None:
             cases = cases[: args.limit]
+        if args.dry_run:
+            print(format_cost(cases))
+            return 0
         run_benchmark(cases, path=args.out, key=jax.random.key(args.seed))
-    summary = summarize(read_records(args.out))
+    summary = summarize(read_records(args.out), split=Split(args.split))
     print(format_summary(summary))
     if args.summary_json:
         with open(args.summary_json, "w") as fh:

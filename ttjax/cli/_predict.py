@@ -31,7 +31,7 @@ def add_dynamics_flags(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_PATHS,
         help="M Monte-Carlo paths for SGD (default: %(default)s)",
     )
-    g.add_argument("--ntk-method", choices=[m.value for m in NtkMethod], default="kronecker",
+    g.add_argument("--ntk-method", choices=[m.value for m in NtkMethod], default="auto",
                    help="how Θ is built (default: %(default)s; ttjax.ntk.NtkMethod)")  # fmt: skip
     g.add_argument("--projection-dim", type=int, default=None,
                    help="D′ sketch/projection size (default: the engine's)")  # fmt: skip

@@ -9,9 +9,9 @@ gradients are reduced to features φ (see :mod:`ttjax.ntk._features`) and
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +20,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from .._errors import ConfigError, DataError
 from .._types import PyTree
+from ._auto import choose_method
+from ._blocks import example_block, progress_bar
 from ._config import DEFAULT_CONFIG, AccumDtype, NtkConfig, NtkMethod, NtkResult
 from ._features import (
     Reduction,
@@ -29,42 +31,11 @@ from ._features import (
     sharded_block_step,
     sketch_tables,
 )
-from ._kronecker import gram_theta, kron_block, plan_layers, sharded_kron_block
-from ._layers import discover_layers
-from ._memory import default_budget_bytes, max_group_params, plan_blocks, plan_kron_blocks
+from ._kron_ntk import kronecker_ntk
+from ._memory import default_budget_bytes, max_group_params, plan_blocks
 from ._params import group_leaves, make_layout, module_of
 
 _DEFAULT_BLOCK = {True: 8, False: 32}  # raw/sketch of all outputs vs projection (amortise P)
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool, total: int, label: str) -> Iterator[Callable[[], None]]:
-    if not enabled:
-        yield lambda: None
-        return
-    from rich.progress import BarColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        "{task.completed}/{task.total} blocks",
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
-
-
-def _example_block(
-    x: jax.Array, lo: int, hi: int, size: int, sharding: NamedSharding | None
-) -> jax.Array:
-    """Examples ``x[lo:hi]`` zero-padded to ``size`` rows (one compiled block shape), split
-    along the example axis over the mesh when ``sharding`` is given."""
-    xb = x[lo:hi]
-    if hi - lo < size:
-        xb = jnp.concatenate([xb, jnp.zeros((size - (hi - lo), *x.shape[1:]), x.dtype)])
-    return xb if sharding is None else jax.device_put(xb, sharding)
 
 
 def _validate_inputs(apply_fn: Callable, params: PyTree, x: jax.Array) -> jax.ShapeDtypeStruct:
@@ -137,11 +108,19 @@ def compute_ntk(
         raise ConfigError("compute_dtype=float64 needs jax.config.update('jax_enable_x64', True).")
     wide = config.accum_dtype is AccumDtype.FLOAT64 or dtype == np.float64
     accum = np.float64 if wide else np.float32
+    budget = config.memory_budget_bytes or default_budget_bytes()
+    choice = choose_method(
+        apply_fn, params, x[:1], config=config, layout=layout, n=n, outputs=num_outputs,
+        accum_itemsize=np.dtype(accum).itemsize, budget=budget,
+    )  # fmt: skip
+    chosen_by = {"method_choice": choice.to_dict(config.method)}
+    config = dataclasses.replace(config, method=choice.method)
     if config.method is NtkMethod.KRONECKER:
-        return _kronecker_ntk(
+        res = kronecker_ntk(
             apply_fn, params, x, config=config, key=key, layout=layout, accum=accum,
-            num_outputs=num_outputs, t_start=t_start,
+            num_outputs=num_outputs, t_start=t_start, budget=budget, specs=choice.layers,
         )  # fmt: skip
+        return dataclasses.replace(res, diagnostics={**res.diagnostics, **chosen_by})
     reduction = _reduction(config)
     trace = config.method is NtkMethod.TRACE
     k_probe, k_feat = jax.random.split(key)
@@ -155,7 +134,6 @@ def compute_ntk(
     devices = jax.devices() if config.shard else jax.devices()[:1]
     n_dev = len(devices)
     mesh = Mesh(np.array(devices), ("data",))
-    budget = config.memory_budget_bytes or default_budget_bytes()
     if reduction == Reduction.RAW:
         max_group = config.param_block or max_group_params(
             n=n,
@@ -216,11 +194,11 @@ def compute_ntk(
         feats_all = np.empty((n, rows, d), dtype)
         x_sharding = NamedSharding(mesh, PartitionSpec("data")) if n_dev > 1 else None
         label = f"Θ ({config.method.name}, group {gi + 1}/{len(groups)})"
-        with _progress(config.progress, nblocks, label) as advance:
+        with progress_bar(config.progress, nblocks, label) as advance:
             for b in range(nblocks):
                 t0 = time.perf_counter()
                 lo, hi = b * big, min(n, (b + 1) * big)
-                xb = _example_block(x, lo, hi, big, x_sharding)
+                xb = example_block(x, lo, hi, big, x_sharding)
                 if n_dev > 1:
                     fb, outb, sqb = sharded_block_step(
                         chosen, others, xb, cot, k_feat, tables,
@@ -264,6 +242,7 @@ def compute_ntk(
         "budget_bytes": budget,
         "num_params": layout.num_selected,
         "probes": np.asarray(cotangents).tolist() if trace else None,
+        **chosen_by,
     }
     theta_per_class = None
     if trace:
@@ -281,132 +260,6 @@ def compute_ntk(
         f0=f0,
         features=features,
         theta_per_class=theta_per_class,
-        method=config.method,
-        timing_s=timing,
-        diagnostics=diagnostics,
-    )
-
-
-def _kronecker_ntk(
-    apply_fn: Callable[[PyTree, jax.Array], jax.Array],
-    params: PyTree,
-    x: jax.Array,
-    *,
-    config: NtkConfig,
-    key: jax.Array,
-    layout,
-    accum: type,
-    num_outputs: int,
-    t_start: float,
-) -> NtkResult:
-    """``NtkMethod.KRONECKER``: layer-factored Θ (see :mod:`ttjax.ntk._kronecker`)."""
-    n = int(x.shape[0])
-    dtype = np.dtype(config.compute_dtype)
-    specs = discover_layers(apply_fn, params, x[:1], layout)
-    plan = plan_layers(
-        specs,
-        projection_dim=int(config.projection_dim or 16384),
-        block=config.kron_block,
-        n=n,
-        outputs=num_outputs,
-    )
-    devices = jax.devices() if config.shard else jax.devices()[:1]
-    n_dev = len(devices)
-    mesh = Mesh(np.array(devices), ("data",))
-    budget = config.memory_budget_bytes or default_budget_bytes()
-    theta_side = n * num_outputs
-    gram_idx = plan.gram_layers
-    gram_elems = sum(
-        plan.layers[i].spec.d_in + num_outputs * plan.layers[i].spec.d_out for i in gram_idx
-    )
-    act = sum(int(np.prod(s.in_shape)) + int(np.prod(s.out_shape)) for s in specs)
-    patch = max((s.positions * s.d_in for s in specs), default=0)
-    mem = plan_kron_blocks(
-        n=n,
-        outputs=num_outputs,
-        activation_elems=act,
-        patch_elems=patch,
-        features=plan.features,
-        gram_elems=gram_elems,
-        theta_side=theta_side,
-        itemsize=dtype.itemsize,
-        accum_itemsize=np.dtype(accum).itemsize,
-        budget=budget,
-        max_block=config.example_block or 64,
-        n_devices=n_dev,
-    )
-    big = mem.example_block * n_dev
-    nblocks = -(-n // big)
-    x = x.astype(dtype)
-    x_sharding = NamedSharding(mesh, PartitionSpec("data")) if n_dev > 1 else None
-    if n_dev > 1:
-        params = jax.device_put(params, NamedSharding(mesh, PartitionSpec()))
-    params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), params)
-    phi = np.empty((n, num_outputs, plan.features), dtype)
-    gram_p = [np.empty((n, plan.layers[i].spec.d_in), dtype) for i in gram_idx]
-    gram_g = [np.empty((n, num_outputs, plan.layers[i].spec.d_out), dtype) for i in gram_idx]
-    f0 = np.zeros((n, num_outputs), dtype)
-    sq = np.zeros(len(specs), np.float64)
-    timing = {"first_block": 0.0, "features": 0.0, "gram": 0.0}
-    with _progress(config.progress, nblocks, "Θ (KRONECKER)") as advance:
-        for b in range(nblocks):
-            t0 = time.perf_counter()
-            lo, hi = b * big, min(n, (b + 1) * big)
-            xb = _example_block(x, lo, hi, big, x_sharding)
-            if n_dev > 1:
-                outs = sharded_kron_block(
-                    params, xb, key, apply_fn=apply_fn, plan=plan, dtype=dtype.name, mesh=mesh
-                )
-            else:
-                outs = kron_block(params, xb, key, apply_fn=apply_fn, plan=plan, dtype=dtype.name)
-            out_b, phi_b, grams_b, sq_b = jax.device_get(outs)
-            m = hi - lo
-            f0[lo:hi] = out_b[:m]
-            phi[lo:hi] = phi_b[:m]
-            for k, (pb, gb) in enumerate(grams_b):
-                gram_p[k][lo:hi] = pb[:m]
-                gram_g[k][lo:hi] = gb[:m]
-            sq += np.asarray(sq_b, np.float64)[:m].sum(axis=0)
-            timing["first_block" if b == 0 else "features"] += time.perf_counter() - t0
-            advance()
-    t0 = time.perf_counter()
-    flat = phi.reshape(theta_side, plan.features)
-    if accum is np.float64:
-        flat = flat.astype(np.float64)
-    theta = flat @ flat.T
-    for pk, gk in zip(gram_p, gram_g, strict=True):
-        gram_theta(pk.astype(accum), gk.astype(accum), theta)
-    timing["gram"] = time.perf_counter() - t0
-    timing["total"] = time.perf_counter() - t_start
-    total_sq = float(sq.sum())
-    by_module: dict[str, float] = {}
-    head = 0.0
-    for s, v in zip(specs, sq, strict=True):
-        m = module_of(s.scope + "/kernel")
-        by_module[m] = by_module.get(m, 0.0) + float(v) / max(total_sq, 1e-300)
-        if config.head_filter(s.scope + "/kernel"):
-            head += float(v)
-    routes: dict[str, int] = {}
-    for lp in plan.layers:
-        routes[lp.route.value] = routes.get(lp.route.value, 0) + 1
-    diagnostics = {
-        "head_trace_share": head / max(total_sq, 1e-300),
-        "trace_share_by_module": by_module,
-        "example_block": [mem.example_block],
-        "param_groups": 1,
-        "devices": n_dev,
-        "estimated_peak_bytes": mem.estimated_peak_bytes,
-        "budget_bytes": budget,
-        "num_params": layout.num_selected,
-        "kron_k": plan.k,
-        "features": plan.features,
-        "routes": routes,
-    }
-    return NtkResult(
-        theta=theta,
-        f0=f0,
-        features=None,
-        theta_per_class=None,
         method=config.method,
         timing_s=timing,
         diagnostics=diagnostics,

@@ -23,6 +23,12 @@ class NtkMethod(enum.Enum):
     Costs below: F = one forward pass of one image, D = number of (selected)
     parameters, D′ = ``projection_dim``, N examples, C outputs.
 
+    * ``AUTO`` (the default): resolved per model by :func:`ttjax.ntk.compute_ntk` to
+      ``KRONECKER`` when every selected parameter belongs to a layer it factors (Flax
+      Conv/Dense/frozen BatchNorm), else to ``EXACT`` when D ≤ D′ and the exact features fit
+      the memory budget in one parameter group (then exact costs (NC)²·D ≤ the sketch's
+      (NC)²·D′), else to ``SKETCH``. ``NtkResult.method`` is the resolved method and
+      ``NtkResult.diagnostics["method_choice"]`` says why.
     * ``EXACT``: per-example, per-output gradients (1 forward + C backward per
       example, ≈ (1 + 2C)F), contracted exactly, ``Θ = Σ_groups J_g J_gᵀ``. Streams
       over example blocks and, when ``N·C·D`` does not fit the memory budget, over
@@ -38,7 +44,7 @@ class NtkMethod(enum.Enum):
     * ``SKETCH``: count-sketch of each per-example, per-output gradient to D′
       buckets (one hashed bucket and sign per parameter, a scatter-add):
       ``Θ ≈ S Sᵀ``. Unbiased; costs ``N·C·D`` adds after the ≈ (1 + 2C)F gradients.
-    * ``KRONECKER`` (the default): layer-factored (``ttjax.ntk._kronecker``). A conv/dense layer's
+    * ``KRONECKER``: layer-factored (``ttjax.ntk._kronecker``). A conv/dense layer's
       per-example gradient is ``Σ_l p_l g_lᵀ`` (input patches ⊗ output cotangents), so
       its part of Θ is contracted exactly when the layer has one output position
       (``(p_i·p_j)(g_ic·g_jc′)``) or few parameters, else by an unbiased Kronecker
@@ -56,6 +62,7 @@ class NtkMethod(enum.Enum):
       ``NtkResult.diagnostics["head_trace_share"]``.
     """
 
+    AUTO = "auto"
     EXACT = "exact"
     KRONECKER = "kronecker"
     GAUSSIAN = "gaussian"
@@ -84,7 +91,7 @@ class NtkConfig:
     """Options of :func:`compute_ntk` (immutable, hashable).
 
     Attributes:
-        method: which estimator (see :class:`NtkMethod`); default ``KRONECKER``.
+        method: which estimator (see :class:`NtkMethod`); default ``AUTO``.
         projection_dim: D′, number of sketch buckets / projection directions
             (ignored by ``EXACT``). ``None`` with ``TRACE`` contracts the probed
             gradients exactly (no sketch). Default 16384.
@@ -109,7 +116,7 @@ class NtkConfig:
         progress: show a rich progress bar.
     """
 
-    method: NtkMethod = NtkMethod.KRONECKER
+    method: NtkMethod = NtkMethod.AUTO
     projection_dim: int | None = 16384
     probes: int = 1
     kron_block: int = 2
@@ -134,6 +141,7 @@ class NtkConfig:
             NtkMethod.SPARSE,
             NtkMethod.SKETCH,
             NtkMethod.KRONECKER,
+            NtkMethod.AUTO,
         )
         if needs_dim and self.projection_dim is None:
             raise ConfigError(f"{self.method.name} needs projection_dim=D′ (e.g. 4096).")
@@ -161,7 +169,9 @@ class NtkConfig:
             "method": self.method.value,
             "projection_dim": None if self.method is NtkMethod.EXACT else self.projection_dim,
             "probes": self.probes if self.method is NtkMethod.TRACE else None,
-            "kron_block": self.kron_block if self.method is NtkMethod.KRONECKER else None,
+            "kron_block": (
+                self.kron_block if self.method in (NtkMethod.KRONECKER, NtkMethod.AUTO) else None
+            ),
             "param_filter": None if filt is None else getattr(filt, "__qualname__", repr(filt)),
             "compute_dtype": np.dtype(self.compute_dtype).name,
             "accum_dtype": self.accum_dtype.value,
@@ -182,12 +192,13 @@ class NtkResult:
             ``GAUSSIAN``/``SPARSE``/``SKETCH``; for ``TRACE`` the ``[N, D′]``
             factor of ``theta_per_class``), else ``None``.
         theta_per_class: ``[N, N]`` Θ₁ with Θ ≈ Θ₁ ⊗ I_C (``TRACE`` only).
-        method: the method used.
+        method: the method used (for ``AUTO``, the one it resolved to; never ``AUTO``).
         timing_s: wall-clock seconds per stage (``"compile"``, ``"features"``,
             ``"gram"``, ``"total"``).
         diagnostics: ``head_trace_share`` (share of Σ_i ‖∇f_i‖² carried by the head
             parameters; near 1 ⇒ class structure holds), ``trace_share_by_module``,
-            ``example_block``, ``param_groups``, ``devices``, ``estimated_peak_bytes``.
+            ``example_block``, ``param_groups``, ``devices``, ``estimated_peak_bytes``,
+            ``method_choice`` (``{"requested", "chosen", "reason"}``).
     """
 
     theta: np.ndarray

@@ -37,6 +37,13 @@ class LayerKind(enum.Enum):
     NORM = "norm"  # frozen BatchNorm: scale grad = Σ_l x̂_l ∘ g_l, bias grad = Σ_l g_l
 
 
+class KroneckerUnsupported(ConfigError):
+    """A model ``NtkMethod.KRONECKER`` cannot factor (an unsupported layer or parameter,
+    shared weights, a dilated or grouped conv): ``NtkMethod.AUTO`` falls back on it, an
+    explicit ``KRONECKER`` reports it. Errors that hold for every method (BatchNorm in
+    training mode) stay plain :class:`ConfigError`."""
+
+
 @dataclasses.dataclass(frozen=True)
 class LayerSpec:
     """Static description of one tapped layer (hashable: part of a jit static argument).
@@ -163,7 +170,7 @@ def _conv_geometry(module: Any, spec: LayerSpec) -> LayerSpec:
     if isinstance(module, nn.Conv):
         for name in ("input_dilation", "kernel_dilation"):
             if _pair(getattr(module, name), 1) != (1, 1):
-                raise ConfigError(
+                raise KroneckerUnsupported(
                     f"nn.Conv {_scope(module)!r} uses {name}; NtkMethod.KRONECKER supports "
                     "undilated convolutions only. Use NtkMethod.SKETCH for this model."
                 )
@@ -171,7 +178,7 @@ def _conv_geometry(module: Any, spec: LayerSpec) -> LayerSpec:
     if isinstance(padding, int):
         padding = ((padding, padding), (padding, padding))
     if isinstance(padding, str) and padding.upper() not in ("SAME", "VALID"):
-        raise ConfigError(
+        raise KroneckerUnsupported(
             f"conv {_scope(module)!r} has padding {padding!r}; NtkMethod.KRONECKER supports "
             "'SAME', 'VALID' and explicit pairs. Use NtkMethod.SKETCH for this model."
         )
@@ -193,8 +200,9 @@ def discover_layers(
     """Trace ``apply_fn`` once (abstractly) and describe every supported module call.
 
     Raises:
-        ConfigError: a selected parameter belongs to an unsupported module, a layer is
-            called twice (weight sharing), or a convolution is grouped but not depthwise.
+        KroneckerUnsupported: a selected parameter belongs to an unsupported module, a layer
+            is called twice (weight sharing), or a convolution is grouped but not depthwise.
+        ConfigError: a BatchNorm runs in training mode.
     """
     captured: list[tuple[Any, tuple[int, ...], tuple[int, ...]]] = []
 
@@ -213,7 +221,7 @@ def discover_layers(
     for module, in_shape, out_shape in captured:
         scope = _scope(module)
         if scope in seen:
-            raise ConfigError(
+            raise KroneckerUnsupported(
                 f"module {scope!r} is applied more than once (shared weights); "
                 "NtkMethod.KRONECKER needs each layer applied once. Use NtkMethod.SKETCH."
             )
@@ -232,7 +240,7 @@ def discover_layers(
         )
         if is_norm:
             if module.axis not in (-1, len(in_shape)):
-                raise ConfigError(
+                raise KroneckerUnsupported(
                     f"BatchNorm {scope!r} normalises axis {module.axis}; NtkMethod.KRONECKER "
                     "supports the last (feature) axis only. Use NtkMethod.SKETCH."
                 )
@@ -243,13 +251,15 @@ def discover_layers(
             specs.append(base)
         else:
             if len(in_shape) != 3:
-                raise ConfigError(f"conv {scope!r}: NtkMethod.KRONECKER supports 2-D convs only.")
+                raise KroneckerUnsupported(
+                    f"conv {scope!r}: NtkMethod.KRONECKER supports 2-D convs only."
+                )
             groups = int(module.feature_group_count)
             cin, cout = in_shape[-1], out_shape[-1]
             kind = LayerKind.CONV
             if groups > 1:
                 if not groups == cin == cout:
-                    raise ConfigError(
+                    raise KroneckerUnsupported(
                         f"conv {scope!r} is grouped ({groups} groups, {cin}→{cout}); "
                         "NtkMethod.KRONECKER supports dense and depthwise convs. "
                         "Use NtkMethod.SKETCH for this model."
@@ -259,7 +269,7 @@ def discover_layers(
     missing = [layout.paths[i] for i in layout.selected if i not in covered]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise ConfigError(
+        raise KroneckerUnsupported(
             f"NtkMethod.KRONECKER factors the gradients of Conv, nn.Conv, nn.Dense and frozen "
             f"nn.BatchNorm layers only; these selected parameters belong to other modules: "
             f"{shown}. Exclude them with param_filter or use NtkMethod.SKETCH."

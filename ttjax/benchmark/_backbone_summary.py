@@ -1,0 +1,180 @@
+"""Benchmark-v2 report: per backbone and per ε, on one half of the tune/held-out split.
+
+For each (case, ε) pair, with T̂ε the predicted median over paths, Tε the real one and T the
+case's number of steps:
+
+.. math::
+
+    e_{rel} = \\frac{|\\hat T_\\varepsilon - T_\\varepsilon|}{\\max(T_\\varepsilon, 1)},
+    \\qquad e_{T} = \\frac{|\\hat T_\\varepsilon - T_\\varepsilon|}{T} \\text{ (the paper's)}.
+
+A row reports: the share of GD pairs with ``e_rel ≤ 13%`` and of SGD pairs with ``e_rel ≤ 20%``
+(issue 10's targets), the median and 95th percentile of ``e_rel`` and the median of ``e_T``
+(all pairs; ``e_T`` over those whose T is recorded), the share of SGD pairs whose real Tε lies
+in the predicted 5–95% band ``[q05, q95]``, and how many of the row's cases' real runs
+plateaued (:func:`plateaued`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._grid_v2 import backbone_label
+
+GD_TOL, SGD_TOL = 0.13, 0.20
+
+
+def plateaued(loss: Sequence[float] | np.ndarray, *, window: int = 10, tol: float = 0.01) -> bool:
+    """Whether a loss curve ``L_0 … L_T`` has flattened: ``L_{T−w} − L_T ≤ tol·(L_0 − L_T)``.
+
+    A curve that did not go down (``L_T ≥ L_0``) has not plateaued in this sense.
+
+    Example:
+        >>> plateaued([1.0, 0.5, 0.2, 0.2, 0.2], window=2)
+        True
+        >>> plateaued([1.0, 0.8, 0.6, 0.4, 0.2], window=2)
+        False
+    """
+    curve = np.asarray(loss, dtype=np.float64).ravel()
+    if curve.size <= window:
+        return False
+    drop = curve[0] - curve[-1]
+    return bool(drop > 0 and curve[-1 - window] - curve[-1] <= tol * drop)
+
+
+@dataclasses.dataclass(frozen=True)
+class BackboneRow:
+    """Error statistics of one backbone at one ε (``eps=None``: all ε pooled).
+
+    Fractions are ``None`` when the row has no pair of that kind.
+    """
+
+    backbone: str
+    eps: float | None
+    n_gd: int
+    gd_within_13: float | None
+    n_sgd: int
+    sgd_within_20: float | None
+    median_rel: float
+    p95_rel: float
+    median_rel_T: float
+    band_coverage: float | None
+    cases: int
+    plateaued: int
+    plateau_known: int
+
+
+def _nanmedian(values: list[float]) -> float:
+    """Median over the pairs whose T is known (``nan`` when none is)."""
+    known = [v for v in values if not np.isnan(v)]
+    return float(np.median(known)) if known else float("nan")
+
+
+def record_plateaued(record: Mapping[str, Any]) -> bool | None:
+    """``real_plateaued`` of a record, else computed from its real loss curve, else None."""
+    if "real_plateaued" in record:
+        return bool(record["real_plateaued"])
+    curve = (record.get("curves") or {}).get("real_loss")
+    return None if curve is None else plateaued(curve)
+
+
+def _row(backbone: str, eps: float | None, pairs: list[dict[str, Any]]) -> BackboneRow:
+    rel = np.asarray([p["rel"] for p in pairs])
+    gd = [p["rel"] <= GD_TOL for p in pairs if p["opt"] == "gd"]
+    sgd = [p["rel"] <= SGD_TOL for p in pairs if p["opt"] != "gd"]
+    band = [p["in_band"] for p in pairs if p["opt"] != "gd" and p["in_band"] is not None]
+    cases = {p["key"]: p["plateau"] for p in pairs}
+    known = [v for v in cases.values() if v is not None]
+    return BackboneRow(
+        backbone=backbone,
+        eps=eps,
+        n_gd=len(gd),
+        gd_within_13=float(np.mean(gd)) if gd else None,
+        n_sgd=len(sgd),
+        sgd_within_20=float(np.mean(sgd)) if sgd else None,
+        median_rel=float(np.median(rel)),
+        p95_rel=float(np.quantile(rel, 0.95)),
+        median_rel_T=_nanmedian([p["rel_T"] for p in pairs]),
+        band_coverage=float(np.mean(band)) if band else None,
+        cases=len(cases),
+        plateaued=int(sum(known)),
+        plateau_known=len(known),
+    )
+
+
+def backbone_rows(records: Sequence[Mapping[str, Any]]) -> tuple[BackboneRow, ...]:
+    """Per backbone: one pooled row (``eps=None``) then one row per ε, from ``ok`` records.
+
+    Example:
+        >>> rec = {"key": "k", "case": {"task": {"model": "tiny", "image_size": 8},
+        ...        "hparams": {"optimizer": "gd", "steps": 20}},
+        ...        "predicted": {"0.1": {"median": 11.0, "q05": 9.0, "q95": 12.0}},
+        ...        "real": {"0.1": 10}, "real_plateaued": True}
+        >>> r = backbone_rows([rec])[0]
+        >>> r.backbone, r.gd_within_13, r.median_rel_T, r.plateaued
+        ('tiny@8', 1.0, 0.05, 1)
+    """
+    by: dict[tuple[str, float | None], list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        case = r["case"]
+        label = backbone_label(case["task"])
+        curve = (r.get("curves") or {}).get("real_loss")
+        steps = case["hparams"].get("steps") or (len(curve) - 1 if curve else None)
+        plateau = record_plateaued(r)
+        for e_key, real in r["real"].items():
+            pred = r["predicted"][e_key]
+            diff = abs(float(pred["median"]) - float(real))
+            in_band = None
+            if "q05" in pred and "q95" in pred:
+                in_band = bool(float(pred["q05"]) <= float(real) <= float(pred["q95"]))
+            pair = {
+                "key": r.get("key"),
+                "opt": str(case["hparams"]["optimizer"]),
+                "rel": diff / max(float(real), 1.0),
+                "rel_T": diff / float(steps) if steps else float("nan"),
+                "in_band": in_band,
+                "plateau": plateau,
+            }
+            by[(label, None)].append(pair)
+            by[(label, float(e_key))].append(pair)
+    rows = []
+    for label in sorted({k[0] for k in by}):
+        eps_list = sorted(e for (lab, e) in by if lab == label and e is not None)
+        for e in (None, *eps_list):
+            rows.append(_row(label, e, by[(label, e)]))
+    return tuple(rows)
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{v:.0%}"
+
+
+def backbone_table(rows: Sequence[BackboneRow], *, title: str) -> Any:
+    """A rich table of :func:`backbone_rows`."""
+    from rich.table import Table
+
+    t = Table(title=title)
+    cols = ("backbone", "ε", "GD n", "GD ≤13%", "SGD n", "SGD ≤20%", "med rel", "p95 rel",
+            "med |Δ|/T", "SGD band", "plateaued")  # fmt: skip
+    for c in cols:
+        t.add_column(c, justify="right")
+    for r in rows:
+        t.add_row(
+            r.backbone,
+            "all" if r.eps is None else f"{r.eps:g}",
+            str(r.n_gd),
+            _pct(r.gd_within_13),
+            str(r.n_sgd),
+            _pct(r.sgd_within_20),
+            f"{r.median_rel:.0%}",
+            f"{r.p95_rel:.0%}",
+            f"{r.median_rel_T:.1%}",
+            _pct(r.band_coverage),
+            f"{r.plateaued}/{r.plateau_known}",
+        )
+    return t
