@@ -143,6 +143,12 @@ def evaluate_case(case: BenchmarkCase, key: PRNGKey) -> dict[str, Any]:
         },
         "real_plateaued": plateaued(real_loss),
         "ntk_method_resolved": ntk.method.value,
+        "linearity": {
+            k: v
+            for k, v in pred.linearity.items()
+            if k in ("regime", "kernel_scale_observed", "edge_of_stability_step", "band_widening")
+        },
+        "predicted_fixed_kernel": pred.linearity.get("fixed_kernel_training_time"),
         "step_time_s": float(real.step_time_s),
         "cost_ratio": float(real.train_time_s) / max(t2 - t1, 1e-9),
         "hparams_resolved": hparams.to_dict(),
