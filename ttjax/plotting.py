@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._errors import DataError
+from ._errors import ConfigError, DataError
+from ._files import atomic_write, check_output_path
 
 PANELS = (("loss", "training loss (full set)"), ("error", "training error (full set)"))
 
@@ -22,6 +23,27 @@ def _as_curve(name: str, values: object) -> np.ndarray:
     if c.ndim != 1 or c.size < 1:
         raise DataError(f"curve {name!r} must be 1-D (T+1 points), got shape {c.shape}.")
     return c
+
+
+def check_plot_path(path: str | os.PathLike[str], *, what: str = "--plot") -> Path:
+    """:func:`ttjax._files.check_output_path` plus: the suffix is a format matplotlib writes.
+
+    Example:
+        >>> import tempfile
+        >>> check_plot_path(tempfile.mkdtemp() + "/c.png").suffix
+        '.png'
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    p = check_output_path(path, what=what)
+    formats = FigureCanvasBase.get_supported_filetypes()
+    fmt = p.suffix.lstrip(".").lower()
+    if fmt and fmt not in formats:
+        raise ConfigError(
+            f"{what} {p}: matplotlib cannot write '.{fmt}' files; use one of "
+            f"{', '.join('.' + f for f in sorted(formats))} (e.g. .png)."
+        )
+    return p
 
 
 def plot_curves(
@@ -90,6 +112,6 @@ def plot_curves(
     if title:
         fig.suptitle(title)
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    with atomic_write(out, mode="wb", what="--plot") as fh:
+        fig.savefig(fh, dpi=110, format=out.suffix.lstrip(".").lower() or "png")
     return out

@@ -38,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..benchmark import format_summary, read_records, run_benchmark, summarize
     from ..benchmark._grid import GridPreset, benchmark_grid
+    from ._task_flags import check_benchmark_flags
 
+    check_benchmark_flags(args)  # before any case runs: a bad flag costs nothing
     if not args.summary_only:
         cases = benchmark_grid(preset=GridPreset(args.grid), loss=Loss(args.loss))
         if args.limit is not None:

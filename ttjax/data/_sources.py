@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import importlib.resources
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -97,10 +98,14 @@ def load_npz(path: str) -> tuple[Images, Labels]:
                     "save it with np.savez(path, images=..., labels=...)."
                 )
             images, labels = f["images"], f["labels"]
-    except (OSError, ValueError) as err:
-        if isinstance(err, DataError):
-            raise
-        raise DataError(f"could not read {p} as an npz file ({err}); is it corrupt?") from None
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        # A truncated or non-zip file raises BadZipFile/EOFError; a damaged member ValueError.
+        raise DataError(
+            f"could not read {p} as an npz file ({type(err).__name__}: {err}); it is truncated "
+            "or corrupt: re-create it with np.savez(path, images=..., labels=...)."
+        ) from None
     x = as_rgb_uint8(images, where=str(p))
     return x, as_labels(labels, n=len(x), where=str(p))
 
