@@ -90,7 +90,8 @@ def load_npz(path: str) -> tuple[Images, Labels]:
     if not p.is_file():
         raise DataError(f"npz file {p} does not exist; pass data='npz:/path/to/file.npz'.")
     try:
-        with np.load(p, allow_pickle=False) as f:
+        # Open the file ourselves: np.load(path) leaks its handle when the zip is truncated.
+        with open(p, "rb") as fh, np.load(fh, allow_pickle=False) as f:
             missing = {"images", "labels"} - set(f.files)
             if missing:
                 raise DataError(

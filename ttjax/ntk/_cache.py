@@ -119,7 +119,8 @@ def load_ntk(path: str | os.PathLike) -> NtkResult:
             altered, or they hold NaN/inf.
     """
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # Open the file ourselves: np.load(path) leaks its handle when the zip is truncated.
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
             header = _check_header(json.loads(str(z["header"])), path)
             arrays = {k: np.array(z[k]) for k in header["sha256"]}
     except NtkCacheError:
