@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._errors import ConfigError, DataError
 from ._files import atomic_write, check_output_path
@@ -49,9 +50,9 @@ def check_plot_path(path: str | os.PathLike[str], *, what: str = "--plot") -> Pa
 def plot_curves(
     path: str | os.PathLike[str],
     *,
-    curves: Mapping[str, np.ndarray],
-    bands: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
-    reference: Mapping[str, np.ndarray] | None = None,
+    curves: Mapping[str, ArrayLike],
+    bands: Mapping[str, tuple[ArrayLike, ArrayLike]] | None = None,
+    reference: Mapping[str, ArrayLike] | None = None,
     training_times: Mapping[str, float] | None = None,
     title: str = "",
     curve_label: str = "predicted",

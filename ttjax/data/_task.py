@@ -45,7 +45,7 @@ class Task:
 
 def sample_task(
     images: Images,
-    labels: Labels,
+    labels: Int[np.ndarray, " M"],  # M, not N: a length mismatch gets the DataError below
     *,
     classes: int,
     per_class: int,
