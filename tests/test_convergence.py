@@ -45,8 +45,7 @@ def _result(loss: list[float]) -> FinetuneResult:
     c = np.asarray(loss)
     return FinetuneResult(loss=c, error=np.linspace(0.5, 0.1, c.size), step_time_s=0.1,
                           train_time_s=0.1 * (c.size - 1), compile_time_s=0.0, eval_time_s=0.0,
-                          hparams=Hyperparams(), batch_size=4, num_examples=4,
-                          status=classify_run(c))  # fmt: skip
+                          hparams=Hyperparams(), batch_size=4, num_examples=4)  # fmt: skip
 
 
 def test_finetune_result_has_no_training_time_unless_converged() -> None:

@@ -44,8 +44,8 @@ class FinetuneResult:
         eval_time_s: total seconds of the T + 1 full-set evaluations (not part of training).
         hparams: the hyper-parameters used; ``batch_size``: the batch actually used.
         num_examples: N; ``params``: the fine-tuned parameters.
-        status: :func:`ttjax.classify_run` of the loss curve: ``CONVERGED``, or ``DIVERGED``
-            (blew up without NaN) / ``NOT_DECREASING`` (L_T ≥ L_0), whose Tε is ``None``.
+        status: (property) :func:`ttjax.classify_run` of ``loss``: ``CONVERGED``, or
+            ``DIVERGED`` (blew up without NaN) / ``NOT_DECREASING`` (L_T ≥ L_0): Tε ``None``.
     """
 
     loss: Float[np.ndarray, " T1"]
@@ -58,7 +58,11 @@ class FinetuneResult:
     batch_size: int
     num_examples: int
     params: PyTree = None
-    status: RunStatus = RunStatus.CONVERGED
+
+    @property
+    def status(self) -> RunStatus:
+        """:func:`ttjax.classify_run` of the loss curve (computed from it, so never stale)."""
+        return classify_run(self.loss)
 
     def training_time(self, eps: float, *, curve: str = "loss") -> int | None:
         """Tε = min{t ≤ T : L_t − L_T ≤ ε (L_0 − L_T)} of the loss (or ``curve="error"``).
@@ -197,7 +201,6 @@ def finetune(
         batch_size=batch,
         num_examples=n,
         params=params,
-        status=classify_run(loss),
     )
 
 
