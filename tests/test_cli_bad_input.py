@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_benchmark_summary import _rec, _write
 
 import ttjax.data
 from ttjax.cli import main
@@ -138,6 +139,15 @@ def test_benchmark_bad_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         assert main(["benchmark", "--grid", "tiny", *flags]) == 2
         _one_line_error(capsys, "benchmark", match)
     assert not (tmp_path / "b.jsonl").exists()
+
+
+def test_benchmark_summary_json_is_written_atomically(tmp_path: Path) -> None:
+    out, summary = tmp_path / "b.jsonl", tmp_path / "s.json"
+    _write(out, [_rec("gd", "low", {"0.1": 11.0}, {"0.1": 10}, 2.0)])
+    assert main(["benchmark", "--summary-only", "--out", str(out),
+                 "--summary-json", str(summary)]) == 0  # fmt: skip
+    assert json.loads(summary.read_text())  # a complete JSON document
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.jsonl", "s.json"]  # no .tmp
 
 
 def test_write_failure_leaves_no_temporary_file(tmp_path: Path) -> None:

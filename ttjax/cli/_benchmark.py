@@ -7,7 +7,6 @@ ttjax benchmark --summary-only --out results/benchmark.jsonl      # summary from
 from __future__ import annotations
 
 import argparse
-import json
 
 from .._config import Loss
 
@@ -49,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize(read_records(args.out))
     print(format_summary(summary))
     if args.summary_json:
-        with open(args.summary_json, "w") as fh:
-            json.dump(summary.to_dict(), fh, indent=1)
+        from ._report import write_json
+
+        write_json(args.summary_json, summary.to_dict(), what="--summary-json")  # atomic
     return 0

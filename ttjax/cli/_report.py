@@ -59,9 +59,11 @@ def report_payload(
     return _jsonable(payload)
 
 
-def write_json(path: str | os.PathLike[str], payload: Mapping[str, Any]) -> Path:
+def write_json(
+    path: str | os.PathLike[str], payload: Mapping[str, Any], *, what: str = "--json"
+) -> Path:
     """Write ``payload`` as JSON atomically (temp file + rename, none left on failure)."""
-    with atomic_write(path, what="--json") as fh:
+    with atomic_write(path, what=what) as fh:
         json.dump(_jsonable(payload), fh, indent=1)
         fh.write("\n")
     return Path(path)
