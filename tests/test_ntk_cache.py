@@ -102,7 +102,7 @@ def test_cache_entry_that_is_a_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_cache_dir_that_is_a_file_fails_before_computing(tmp_path: Path) -> None:
-    apply_fn, params, x = make(MLP(), (3, 5))
+    _, params, x = make(MLP(), (3, 5))
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("x")
 
@@ -112,4 +112,3 @@ def test_cache_dir_that_is_a_file_fails_before_computing(tmp_path: Path) -> None
     with pytest.raises(ConfigError, match="is a file, not a folder"):
         cached_ntk(boom, params, x, model_name="mlp", config=CFG, key=KEY,
                    cache_dir=not_a_dir / "cache")  # fmt: skip
-    del apply_fn
