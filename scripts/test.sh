@@ -2,9 +2,12 @@
 # The project's test command (README): lint, format check, type check, tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m ruff check ttjax tests scripts
-python3 -m ruff format --check ttjax tests scripts
-python3 -m pyright
+# The python whose packages are tested: $PYTHON if set, else the first python3 on PATH
+# (.ci/run puts its fresh virtual environment first).
+PY="${PYTHON:-python3}"
+"$PY" -m ruff check ttjax tests scripts
+"$PY" -m ruff format --check ttjax tests scripts
+"$PY" -m pyright
 # Docstring examples, in their own process: tests/conftest.py turns on float64 globally.
-python3 -m pytest -q -p no:cacheprovider --doctest-modules ttjax
-python3 -m pytest -q --durations=15 "$@"
+"$PY" -m pytest -q -p no:cacheprovider --doctest-modules ttjax
+"$PY" -m pytest -q --durations=15 "$@"

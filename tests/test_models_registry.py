@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ttjax._errors import ConfigError, WeightsError, WeightsNotFoundError
-from ttjax.models import ConvImpl, ResNet, Stem, available_models, create_model
+from ttjax.models import ConvImpl, ResNet, Stem, _registry, available_models, create_model
 from ttjax.weights import load_flax_variables, save_flax_variables
 
 
@@ -32,7 +32,7 @@ def test_every_model_builds_with_the_right_output_shape():
     }
     assert set(available_models()) == set(expected)
     for name, (lo, hi) in expected.items():
-        module = create_model.__globals__["_SPECS"][name].make(num_classes=5)
+        module = _registry._SPECS[name].make(num_classes=5)
         v = jax.eval_shape(module.init, jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
         n = sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(v["params"]))
         # torchvision: resnet18 11,689,512 with a 1000-way fc = 11,176,512 + 5·512 + 5 here.
@@ -43,7 +43,7 @@ def test_every_model_builds_with_the_right_output_shape():
 
 
 def test_resnet18_parameter_count_matches_torchvision():
-    m = create_model.__globals__["_SPECS"]["resnet18"].make(num_classes=1000)
+    m = _registry._SPECS["resnet18"].make(num_classes=1000)
     v = jax.eval_shape(m.init, jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
     n = sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(v["params"]))
     assert n == 11_689_512  # torchvision.models.resnet18() (BN running stats not counted)

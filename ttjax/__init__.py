@@ -19,6 +19,8 @@ from importlib.metadata import PackageNotFoundError, version
 from ._config import Hyperparams as Hyperparams
 from ._config import Loss as Loss
 from ._config import Optimizer as Optimizer
+from ._convergence import RunStatus as RunStatus
+from ._convergence import classify_run as classify_run
 from ._errors import ConfigError as ConfigError
 from ._errors import DataError as DataError
 from ._errors import MemoryBudgetError as MemoryBudgetError

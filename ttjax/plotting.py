@@ -11,8 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ._errors import DataError
+from ._errors import ConfigError, DataError
+from ._files import atomic_write, check_output_path
 
 PANELS = (("loss", "training loss (full set)"), ("error", "training error (full set)"))
 
@@ -24,12 +26,33 @@ def _as_curve(name: str, values: object) -> np.ndarray:
     return c
 
 
+def check_plot_path(path: str | os.PathLike[str], *, what: str = "--plot") -> Path:
+    """:func:`ttjax._files.check_output_path` plus: the suffix is a format matplotlib writes.
+
+    Example:
+        >>> import tempfile
+        >>> check_plot_path(tempfile.mkdtemp() + "/c.png").suffix
+        '.png'
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    p = check_output_path(path, what=what)
+    formats = FigureCanvasBase.get_supported_filetypes()
+    fmt = p.suffix.lstrip(".").lower()
+    if fmt and fmt not in formats:
+        raise ConfigError(
+            f"{what} {p}: matplotlib cannot write '.{fmt}' files; use one of "
+            f"{', '.join('.' + f for f in sorted(formats))} (e.g. .png)."
+        )
+    return p
+
+
 def plot_curves(
     path: str | os.PathLike[str],
     *,
-    curves: Mapping[str, np.ndarray],
-    bands: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
-    reference: Mapping[str, np.ndarray] | None = None,
+    curves: Mapping[str, ArrayLike],
+    bands: Mapping[str, tuple[ArrayLike, ArrayLike]] | None = None,
+    reference: Mapping[str, ArrayLike] | None = None,
     training_times: Mapping[str, float] | None = None,
     title: str = "",
     curve_label: str = "predicted",
@@ -90,6 +113,6 @@ def plot_curves(
     if title:
         fig.suptitle(title)
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    with atomic_write(out, mode="wb", what="--plot") as fh:
+        fig.savefig(fh, dpi=110, format=out.suffix.lstrip(".").lower() or "png")
     return out

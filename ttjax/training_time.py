@@ -60,7 +60,8 @@ def epsilon_training_time(
     hit = (c - final) <= threshold
     # The last point always satisfies the condition when L_0 ≥ L_T (0 ≤ ε·(L_0−L_T));
     # when L_0 < L_T the first point does. So argmax always finds a hit.
-    return np.argmax(hit, axis=-1).astype(np.int64)
+    # np.asarray: argmax of a 1-D curve is a numpy scalar; the contract is an array (0-d here).
+    return np.asarray(np.argmax(hit, axis=-1), dtype=np.int64)
 
 
 @dataclasses.dataclass(frozen=True)

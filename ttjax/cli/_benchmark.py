@@ -8,7 +8,6 @@ ttjax benchmark --grid v2 --dry-run                                # list + esti
 from __future__ import annotations
 
 import argparse
-import json
 
 from .._config import Loss
 
@@ -46,9 +45,11 @@ def run(args: argparse.Namespace) -> int:
     from ..benchmark import Split, format_summary, read_records, run_benchmark, summarize
     from ..benchmark._cost import format_cost
     from ..benchmark._grid import GridPreset, benchmark_grid
+    from ._task_flags import check_benchmark_flags
 
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be ≥ 1 (cases to run), got {args.limit}.")
+    check_benchmark_flags(args)  # before any case runs: a bad flag costs nothing
     if not args.summary_only:
         cases = benchmark_grid(preset=GridPreset(args.grid), loss=Loss(args.loss))
         if args.limit is not None:
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize(read_records(args.out), split=Split(args.split))
     print(format_summary(summary))
     if args.summary_json:
-        with open(args.summary_json, "w") as fh:
-            json.dump(summary.to_dict(), fh, indent=1)
+        from ._report import write_json
+
+        write_json(args.summary_json, summary.to_dict(), what="--summary-json")  # atomic
     return 0

@@ -1,4 +1,10 @@
-"""``ttjax finetune``: really fine-tune, record the full-set curves, report Tε and timings."""
+"""``ttjax finetune``: really fine-tune, record the full-set curves, report Tε and timings.
+
+A run that diverges without NaN (:func:`ttjax.classify_run`: loss above 10 × L_0 at several
+steps) or whose loss does not decrease is a *result*, not a usage error: it exits 0, prints a
+one-line warning on stderr, and its JSON has ``"status": "diverged"`` (or ``"not_decreasing"``)
+with every Tε ``null``. A NaN/inf loss stops the run with a one-line error (exit 2).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from .._convergence import RunStatus
     from ..train import finetune
     from ._report import report_payload, write_json
 
@@ -44,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("quantity")
     table.add_column("value", justify="right")
     for text, t in steps.items():
-        table.add_row(f"Tε (ε = {text}), loss", f"{t} steps  ({t * result.step_time_s:.2f} s)")
+        value = (f"{t} steps  ({t * result.step_time_s:.2f} s)" if t is not None
+                 else f"— ({result.status.value})")  # fmt: skip
+        table.add_row(f"Tε (ε = {text}), loss", value)
     table.add_row("loss  L_0 → L_T", f"{result.loss[0]:.4f} → {result.loss[-1]:.4f}")
     table.add_row("error E_0 → E_T", f"{result.error[0]:.1%} → {result.error[-1]:.1%}")
     table.add_row("one training step", f"{result.step_time_s:.4f} s")
@@ -52,6 +61,15 @@ def run(args: argparse.Namespace) -> int:
     table.add_row("compile / evaluation / load", f"{result.compile_time_s:.1f} s / "
                   f"{result.eval_time_s:.1f} s / {load_s:.1f} s")  # fmt: skip
     Console().print(table)
+    if result.status is not RunStatus.CONVERGED:
+        console.print(
+            f"[yellow]warning[/]: status {result.status.value}: the run "
+            + ("diverged" if result.status is RunStatus.DIVERGED else "did not decrease")
+            + f" (loss {result.loss[0]:.4g} → max {result.loss.max():.4g} → "
+            f"{result.loss[-1]:.4g}), so Tε is undefined (null); lower --lr (now "
+            f"{rt.hparams.lr:g}) or check the task.",
+            soft_wrap=True,
+        )
 
     timing = {
         "load": load_s,
@@ -68,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             training_time={text: {"steps": t} for text, t in steps.items()},
             wall_clock_estimate_s=None,
             timing_s=timing,
+            status=result.status,
         )
         path = write_json(args.json, payload)
         console.print(f"wrote {path}")
@@ -79,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         path = plot_curves(
             args.plot,
             curves={"loss": result.loss, "error": result.error},
-            training_times={f"T(ε={text})": t for text, t in steps.items()},
+            training_times={f"T(ε={text})": t for text, t in steps.items() if t is not None},
             title=title,
             curve_label="real fine-tuning",
         )

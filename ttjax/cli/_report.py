@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .._files import atomic_write
 
 
 def _jsonable(obj: Any) -> Any:
@@ -58,13 +59,11 @@ def report_payload(
     return _jsonable(payload)
 
 
-def write_json(path: str | os.PathLike[str], payload: Mapping[str, Any]) -> Path:
-    """Write ``payload`` as JSON atomically (temp file + rename); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
+def write_json(
+    path: str | os.PathLike[str], payload: Mapping[str, Any], *, what: str = "--json"
+) -> Path:
+    """Write ``payload`` as JSON atomically (temp file + rename, none left on failure)."""
+    with atomic_write(path, what=what) as fh:
         json.dump(_jsonable(payload), fh, indent=1)
         fh.write("\n")
-    os.replace(tmp, path)
-    return path
+    return Path(path)

@@ -27,6 +27,26 @@ def _floats(text: str, flag: str) -> list[float]:
     return values
 
 
+def _check_grid(lrs: list[float], momenta: list[float], batches: list[float]) -> list[int]:
+    """Raise :class:`ConfigError` for any lr ≤ 0 (or non-finite), momentum outside [0, 1),
+    or batch size that is not an integer ≥ 1; returns the batch sizes as integers."""
+    import math
+
+    bad_lr = [v for v in lrs if not (math.isfinite(v) and v > 0)]
+    if bad_lr:
+        raise ConfigError(f"--lrs must all be positive finite numbers, got {bad_lr}; "
+                          "use e.g. --lrs 0.003,0.01,0.03.")  # fmt: skip
+    bad_m = [v for v in momenta if not 0.0 <= v < 1.0]
+    if bad_m:
+        raise ConfigError(f"--momenta must all be in [0, 1), got {bad_m}; "
+                          "use e.g. --momenta 0,0.9.")  # fmt: skip
+    bad_b = [v for v in batches if not (v >= 1 and float(v).is_integer())]
+    if bad_b:
+        raise ConfigError(f"--batch-sizes must all be integers ≥ 1, got {bad_b}; "
+                          "use e.g. --batch-sizes 32,128.")  # fmt: skip
+    return [int(b) for b in batches]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Task flags (the base setting) + dynamics flags + the grid and the budget."""
     add_task_flags(parser)
@@ -60,15 +80,15 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     t0 = time.perf_counter()
     ntk_config, dyn = resolve_dynamics_flags(args)
+    lrs = _floats(args.lrs, "--lrs") if args.lrs else []
+    momenta = _floats(args.momenta, "--momenta") if args.momenta else []
+    batch_list = _floats(args.batch_sizes, "--batch-sizes") if args.batch_sizes else []
+    _check_grid(lrs, momenta, batch_list)  # before the task is loaded: a bad grid costs nothing
     rt = resolve_task(args)
     n = rt.task.num_examples
-    lrs = _floats(args.lrs, "--lrs") if args.lrs else [rt.hparams.lr]
-    momenta = _floats(args.momenta, "--momenta") if args.momenta else [rt.hparams.momentum]
-    bs_default = [float(rt.config["batch_size"])]
-    batches = [
-        int(b)
-        for b in (_floats(args.batch_sizes, "--batch-sizes") if args.batch_sizes else bs_default)
-    ]
+    lrs = lrs or [rt.hparams.lr]
+    momenta = momenta or [rt.hparams.momentum]
+    batches = _check_grid(lrs, momenta, batch_list or [float(rt.config["batch_size"])])
     budget = args.budget if args.budget is not None else rt.hparams.steps
     target = args.target_eps if args.target_eps is not None else min(rt.eps)
     eps = tuple(sorted(set(rt.eps) | {target}))

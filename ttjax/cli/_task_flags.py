@@ -113,9 +113,53 @@ class ResolvedTask:
     config: dict[str, Any]
 
 
+MAX_SEED = 2**63 - 1
+"""Largest ``--seed``: ``jax.random.key`` takes a signed 64-bit integer."""
+
+
 def _check_positive(name: str, value: int) -> None:
     if value < 1:
         raise ConfigError(f"--{name} must be a positive integer, got {value}.")
+
+
+def check_seed(seed: int) -> int:
+    """Raise :class:`ConfigError` unless 0 ≤ ``seed`` ≤ 2⁶³ − 1 (a valid PRNG seed)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(
+            f"--seed must be an integer in [0, 2^63 − 1], got {seed}; use e.g. --seed 0."
+        )
+    return seed
+
+
+def check_benchmark_flags(args: argparse.Namespace) -> None:
+    """``ttjax benchmark``: ``--seed`` in range, ``--out`` a file (not a folder) that can be
+    read (``--summary-only``) or appended to, ``--summary-json`` writable."""
+    from pathlib import Path
+
+    from .._files import check_output_path
+
+    check_seed(int(args.seed))
+    out = Path(args.out)
+    if args.summary_only and not out.is_file():
+        raise ConfigError(
+            f"--out {out} is not a file of benchmark records; run `ttjax benchmark --out "
+            f"{out}` first, or point --out at an existing .jsonl file."
+        )
+    check_output_path(out, what="--out")
+    if args.summary_json:
+        check_output_path(args.summary_json, what="--summary-json")
+
+
+def check_output_flags(args: argparse.Namespace) -> None:
+    """Raise :class:`ConfigError` now, before any computation, if ``--json``/``--plot``
+    cannot be written (a folder, a parent that is a file, an unwritable place)."""
+    from .._files import check_output_path
+    from ..plotting import check_plot_path
+
+    if getattr(args, "json", None):
+        check_output_path(args.json, what="--json")
+    if getattr(args, "plot", None):
+        check_plot_path(args.plot, what="--plot")
 
 
 def resolve_task(args: argparse.Namespace) -> ResolvedTask:
@@ -125,6 +169,9 @@ def resolve_task(args: argparse.Namespace) -> ResolvedTask:
     images; ``jax.random.key(seed)`` is split once into the head-initialisation key and the
     run key (``ResolvedTask.key``).
 
+    Bad flags and unwritable ``--json``/``--plot`` paths are rejected first, before any data
+    is loaded or anything is computed.
+
     Raises:
         ConfigError: bad flag values (each message says which flag and what to use).
         DataError, WeightsError: from the data and weights loaders.
@@ -132,8 +179,16 @@ def resolve_task(args: argparse.Namespace) -> ResolvedTask:
     from ..data import load_task
     from ..models import create_model
 
+    check_output_flags(args)
     for name in ("classes", "per_class", "image_size", "steps"):
         _check_positive(name.replace("_", "-"), int(getattr(args, name)))
+    if args.classes < 2:
+        raise ConfigError(
+            f"--classes {args.classes}: a classification task needs at least 2 classes "
+            "(with one, every label is the same and there is nothing to learn); "
+            "use --classes 2 or more."
+        )
+    check_seed(int(args.seed))
     eps_text = tuple(e.strip() for e in str(args.eps).split(",") if e.strip())
     eps = parse_eps(args.eps)
     hparams = Hyperparams(

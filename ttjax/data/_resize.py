@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from jaxtyping import UInt8
 from PIL import Image
 
 from .._types import Images
 
 
-def resize_images(images: Images | Sequence[np.ndarray], size: int) -> Images:
+def resize_images(images: Images | Sequence[np.ndarray], size: int) -> UInt8[np.ndarray, "N S S 3"]:
     """Resize every ``uint8 [H, W, 3]`` image to ``size × size`` (PIL bilinear).
 
     PIL's bilinear filter widens its support when it shrinks an image, so downscaling is

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import importlib.resources
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,8 @@ def load_npz(path: str) -> tuple[Images, Labels]:
     if not p.is_file():
         raise DataError(f"npz file {p} does not exist; pass data='npz:/path/to/file.npz'.")
     try:
-        with np.load(p, allow_pickle=False) as f:
+        # Open the file ourselves: np.load(path) leaks its handle when the zip is truncated.
+        with open(p, "rb") as fh, np.load(fh, allow_pickle=False) as f:
             missing = {"images", "labels"} - set(f.files)
             if missing:
                 raise DataError(
@@ -97,10 +99,14 @@ def load_npz(path: str) -> tuple[Images, Labels]:
                     "save it with np.savez(path, images=..., labels=...)."
                 )
             images, labels = f["images"], f["labels"]
-    except (OSError, ValueError) as err:
-        if isinstance(err, DataError):
-            raise
-        raise DataError(f"could not read {p} as an npz file ({err}); is it corrupt?") from None
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        # A truncated or non-zip file raises BadZipFile/EOFError; a damaged member ValueError.
+        raise DataError(
+            f"could not read {p} as an npz file ({type(err).__name__}: {err}); it is truncated "
+            "or corrupt: re-create it with np.savez(path, images=..., labels=...)."
+        ) from None
     x = as_rgb_uint8(images, where=str(p))
     return x, as_labels(labels, n=len(x), where=str(p))
 

@@ -45,7 +45,7 @@ class Task:
 
 def sample_task(
     images: Images,
-    labels: Labels,
+    labels: Int[np.ndarray, " M"],  # M, not N: a length mismatch gets the DataError below
     *,
     classes: int,
     per_class: int,
@@ -61,7 +61,7 @@ def sample_task(
     ``image_size × image_size`` with PIL's bilinear filter (anti-aliased when shrinking).
 
     Raises:
-        DataError: fewer than K classes, fewer than n images in a chosen class, bad sizes.
+        DataError: K < 2, fewer than K classes, fewer than n images in a chosen class, bad sizes.
 
     Example:
         >>> x = np.zeros((20, 8, 8, 3), np.uint8); y = np.arange(20) % 4
@@ -72,6 +72,11 @@ def sample_task(
     for name, value in (("classes", classes), ("per_class", per_class), ("image_size", image_size)):
         if int(value) < 1:
             raise DataError(f"{name} must be ≥ 1, got {value}.")
+    if int(classes) < 2:
+        raise DataError(
+            f"classes must be ≥ 2, got {classes}: with one class every label is the same and "
+            "there is nothing to learn (Tε would be 0); use --classes 2 or more."
+        )
     labels = np.asarray(labels)
     if len(images) != len(labels):
         raise DataError(f"{len(images)} images but {len(labels)} labels; they must match.")

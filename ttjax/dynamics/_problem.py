@@ -48,7 +48,7 @@ class Problem:
     f0: Float[Array, "N C"]
     labels: Int[Array, " N"]
     loss: Loss = dataclasses.field(kw_only=True)
-    features: Float[Array, "NC D"] | None = dataclasses.field(default=None, kw_only=True)
+    features: Float[Array, "R D"] | None = dataclasses.field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         f0 = jnp.asarray(self.f0)

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Real
 
 from .. import losses
 from .._config import Hyperparams, Loss, Optimizer
@@ -419,7 +419,7 @@ def simulate_grid(
     optimizer: Optimizer,
     lrs: Float[np.ndarray, " G"],
     momenta: Float[np.ndarray, " G"],
-    batch_sizes: Float[np.ndarray, " G"],
+    batch_sizes: Real[np.ndarray, " G"],
     steps: int,
     config: DynamicsConfig = DEFAULT_DYNAMICS,
     paths: int = 1,

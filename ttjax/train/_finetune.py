@@ -19,6 +19,7 @@ import numpy as np
 from jaxtyping import Float
 
 from .._config import Hyperparams
+from .._convergence import RunStatus, classify_run
 from .._errors import DataError, StabilityError
 from .._types import PRNGKey, PyTree
 from ..data import Task
@@ -43,6 +44,8 @@ class FinetuneResult:
         eval_time_s: total seconds of the T + 1 full-set evaluations (not part of training).
         hparams: the hyper-parameters used; ``batch_size``: the batch actually used.
         num_examples: N; ``params``: the fine-tuned parameters.
+        status: (property) :func:`ttjax.classify_run` of ``loss``: ``CONVERGED``, or
+            ``DIVERGED`` (blew up without NaN) / ``NOT_DECREASING`` (L_T ≥ L_0): Tε ``None``.
     """
 
     loss: Float[np.ndarray, " T1"]
@@ -56,11 +59,19 @@ class FinetuneResult:
     num_examples: int
     params: PyTree = None
 
-    def training_time(self, eps: float, *, curve: str = "loss") -> int:
+    @property
+    def status(self) -> RunStatus:
+        """:func:`ttjax.classify_run` of the loss curve (computed from it, so never stale)."""
+        return classify_run(self.loss)
+
+    def training_time(self, eps: float, *, curve: str = "loss") -> int | None:
         """Tε = min{t ≤ T : L_t − L_T ≤ ε (L_0 − L_T)} of the loss (or ``curve="error"``).
 
         Uses :func:`ttjax.training_time.epsilon_training_time`, the definition predictions use.
+        ``None`` when the run did not converge (``status``): a diverged run has no Tε.
         """
+        if self.status is not RunStatus.CONVERGED:
+            return None
         values = self.loss if curve == "loss" else self.error
         return int(epsilon_training_time(values, eps))
 
@@ -76,6 +87,7 @@ class FinetuneResult:
             "hparams": self.hparams.to_dict(),
             "batch_size": self.batch_size,
             "num_examples": self.num_examples,
+            "status": self.status.value,
         }
 
 
@@ -117,7 +129,8 @@ def finetune(
 
     Implements the update of :mod:`ttjax.train._step` (optax SGD, momentum m, GD = full batch,
     SGD batches drawn with ``fold_in(key, t)``) and evaluates the mean loss and error on all N
-    training examples at t = 0 … T (so each curve has T + 1 points).
+    training examples at t = 0 … T (so each curve has T + 1 points). A run that blows up
+    without NaN is returned with ``status`` ``DIVERGED`` (:func:`ttjax.classify_run`).
 
     Raises:
         DataError: the task does not fit the model.

@@ -30,7 +30,7 @@ import pickle
 import struct
 import zipfile
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import ml_dtypes
 import numpy as np
@@ -148,7 +148,7 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, f: BinaryIO, persistent: Any = None) -> None:
+    def __init__(self, f: io.BufferedIOBase, persistent: Any = None) -> None:
         super().__init__(f)
         self._persistent = persistent
 
@@ -167,7 +167,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return self._persistent(pid)
 
 
-def _pickle_load(f: BinaryIO, persistent: Any = None) -> Any:
+def _pickle_load(f: io.BufferedIOBase, persistent: Any = None) -> Any:
     try:
         return _RestrictedUnpickler(f, persistent).load()
     except WeightsError:
@@ -217,7 +217,7 @@ def _load_zip(path: Path) -> Any:
         return _pickle_load(io.BytesIO(zf.read(pkl[0])), persistent)
 
 
-def _load_legacy(f: BinaryIO, path: Path) -> Any:
+def _load_legacy(f: io.BufferedIOBase, path: Path) -> Any:
     if _pickle_load(f) != LEGACY_MAGIC:
         raise WeightsError(
             f"{path} is neither a zip nor a legacy torch checkpoint (bad magic number)."
