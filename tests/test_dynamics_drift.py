@@ -26,7 +26,7 @@ from ttjax.dynamics import (
 )
 from ttjax.ntk import NtkConfig, NtkMethod
 from ttjax.predict import predict_training_time
-from ttjax.train import observe_steps
+from ttjax.train import Observation, observe_steps
 
 N, C, T = 6, 3, 25
 
@@ -171,11 +171,14 @@ def test_a_drifting_run_is_flagged_with_a_wider_band():
     from ttjax.predict import predict_from_ntk
 
     ntk = types.SimpleNamespace(theta=p.theta, f0=p.f0, features=None)
-    obs = types.SimpleNamespace(
-        kernel_scale=np.array([0.6, 0.5]),
+    obs = Observation(
         loss=np.array([1.0, 0.9]),
-        module_scale=None,
-        module_share=None,
+        kernel_scale=np.array([0.6, 0.5]),
+        module_scale={"params": 0.5},
+        module_share={"params": 1.0},
+        step_time_s=0.1,
+        compile_s=0.0,
+        probe_s=0.0,
     )
     hp = Hyperparams(lr=0.3 * max_stable_lr(p, Hyperparams(lr=1.0)), steps=T)
     pred = predict_from_ntk(
@@ -183,7 +186,7 @@ def test_a_drifting_run_is_flagged_with_a_wider_band():
         np.asarray(p.labels),
         hp,
         key=jax.random.key(0),
-        observation=obs,  # pyright: ignore[reportArgumentType]  # duck-typed Observation
+        observation=obs,
     )
     lin = pred.linearity
     assert lin["regime"] == "drifting" and "outside the linear regime" in (pred.warning or "")

@@ -95,6 +95,7 @@ def evaluate_case(case: BenchmarkCase, key: PRNGKey) -> dict[str, Any]:
     task = build_task(case.task)
     model = build_model(case.task, key=k_head)
     t1 = time.perf_counter()
+    from .._convergence import classify_run
     from ..dynamics import Problem, check_stability
     from ..ntk import NtkConfig, NtkMethod
     from ..predict import task_ntk
@@ -142,6 +143,7 @@ def evaluate_case(case: BenchmarkCase, key: PRNGKey) -> dict[str, Any]:
             "compile": float(real.compile_time_s),
         },
         "real_plateaued": plateaued(real_loss),
+        "real_status": classify_run(real_loss).value,
         "ntk_method_resolved": ntk.method.value,
         "linearity": {
             k: v

@@ -173,7 +173,10 @@ class Trajectories:
         if self.outputs is None:
             raise ConfigError("no outputs were saved: simulate(..., save_outputs=[steps]).")
         f = jnp.asarray(self.outputs)
-        return np.asarray(losses.loss_gradient(f, jnp.asarray(labels), loss=loss)) * f.shape[-2]
+        n, c = f.shape[-2:]
+        y = jnp.asarray(labels)
+        per = jax.vmap(lambda fi: losses.loss_gradient(fi, y, loss=loss))(f.reshape(-1, n, c))
+        return np.asarray(per).reshape(f.shape) * n
 
     @property
     def edge_of_stability_step(self) -> int | None:
