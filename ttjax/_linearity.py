@@ -6,7 +6,7 @@ The observed kernel scales κ_k = tr Θ(w_k) / tr Θ(w₀) after the first K rea
 * ``linear``: every |κ_k − 1| ≤ :data:`STEADY` — the paper's regime; the prediction holds.
 * ``drifting``: the kernel moved by more; the dynamics follow the observed κ
   (``DriftModel.OBSERVED``) and the band is widened to cover κ held anywhere in the
-  observed range [min κ_k, max κ_k] (how κ evolves after step K is not observed).
+  observed range [min κ_k, max κ_k] and at 1 (how κ evolves after step K is not observed).
 * ``edge_of_stability``: the observed κ carries η̃·κ·λ_max(ΘH) to the stability edge;
   real runs then oscillate or spike before they settle — the band says so.
 * ``unobserved``: no real steps were run (a fixed-kernel prediction, unchecked).
@@ -123,8 +123,11 @@ def _warning(regime: str, info: dict[str, Any]) -> str | None:
 
 
 def alternative_scales(kappa: Floats) -> list[list[float]]:
-    """κ held at the lowest and at the highest observed value (the band's other ends)."""
-    return [[v] for v in sorted({float(np.min(kappa)), float(np.max(kappa))})]
+    """The band's other ends: κ held at the lowest and at the highest observed value, and
+    κ = 1 (the drift relaxing back: measured on Lite0 at 64 px, κ went 0.80 at step 4 →
+    1.0 at step 50 → 1.2 at step 100, so "held at κ_K" is not the only plausible future)."""
+    values = {float(np.min(kappa)), float(np.max(kappa)), 1.0}
+    return [[v] for v in sorted(values)]
 
 
 __all__ = ["STEADY", "alternative_scales", "classify", "report", "widen"]
