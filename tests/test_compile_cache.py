@@ -38,7 +38,7 @@ print("EVENTS" + json.dumps({"rc": rc, **events}))
 
 
 def _run(cache: Path, *argv: str, disable_env: bool = False) -> dict[str, int]:
-    env = {k: v for k, v in os.environ.items() if k != DISABLE_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in (DISABLE_ENV, "TTJAX_COMPILE_CACHE_DIR")}
     env.update(TTJAX_CACHE=str(cache), JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
     if disable_env:
         env[DISABLE_ENV] = "1"
@@ -72,7 +72,11 @@ def test_cache_can_be_turned_off(tmp_path, how):
 
 def test_env_switch_and_default_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("TTJAX_CACHE", str(tmp_path))
+    monkeypatch.delenv("TTJAX_COMPILE_CACHE_DIR", raising=False)
     assert default_compilation_cache_dir() == tmp_path / "jax_compilation_cache"
+    monkeypatch.setenv("TTJAX_COMPILE_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert default_compilation_cache_dir() == tmp_path / "elsewhere"
+    monkeypatch.delenv("TTJAX_COMPILE_CACHE_DIR")
     monkeypatch.setenv(DISABLE_ENV, "1")
     assert compilation_cache_disabled_by_env()
     assert cli_compilation_cache(disabled=False) is None

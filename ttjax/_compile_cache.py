@@ -4,7 +4,8 @@ A repeated ``ttjax predict`` / ``finetune`` with the same shapes compiles the sa
 programs again (tens of seconds for EfficientNet-Lite0 on a CPU). JAX can keep the compiled
 executables on disk, keyed by the program, the backend and the compile options; this module
 points that cache at ``<ttjax cache>/jax_compilation_cache`` (``$TTJAX_CACHE`` or
-``~/.cache/ttjax``, :func:`ttjax.weights.cache_dir`) and lowers JAX's thresholds so that our
+``~/.cache/ttjax``, :func:`ttjax.weights.cache_dir`; ``$TTJAX_COMPILE_CACHE_DIR`` overrides
+the folder) and lowers JAX's thresholds so that our
 compiles (most take 0.1–30 s) are written. The CLI turns it on for every subcommand unless
 ``--no-compile-cache`` is given or ``TTJAX_NO_COMPILE_CACHE=1`` is set.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 import jax
 
 DISABLE_ENV = "TTJAX_NO_COMPILE_CACHE"
+DIR_ENV = "TTJAX_COMPILE_CACHE_DIR"
 SUBDIR = "jax_compilation_cache"
 # Compiles faster than this are cheaper to redo than to read back (and would flood the cache
 # with the eager one-op programs of every jnp call outside jit).
@@ -24,7 +26,9 @@ MIN_COMPILE_TIME_S = 0.2
 
 
 def default_compilation_cache_dir() -> Path:
-    """``<ttjax cache>/jax_compilation_cache`` (``$TTJAX_CACHE`` or ``~/.cache/ttjax``).
+    """``$TTJAX_COMPILE_CACHE_DIR``, else ``<ttjax cache>/jax_compilation_cache``.
+
+    The ttjax cache is ``$TTJAX_CACHE`` or ``~/.cache/ttjax`` (where the weights live too).
 
     Example:
         >>> import os
@@ -35,6 +39,8 @@ def default_compilation_cache_dir() -> Path:
     """
     from .weights import cache_dir
 
+    if os.environ.get(DIR_ENV):
+        return Path(os.environ[DIR_ENV])
     return cache_dir() / SUBDIR
 
 
@@ -107,6 +113,7 @@ def cli_compilation_cache(*, disabled: bool) -> Path | None:
 
 
 __all__ = [
+    "DIR_ENV",
     "DISABLE_ENV",
     "cli_compilation_cache",
     "compilation_cache_disabled_by_env",
