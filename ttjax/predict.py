@@ -238,6 +238,7 @@ def predict_training_time(
     progress: bool = True,
     ntk: Any = None,
     measure_time: bool = True,
+    ntk_subset: int | None = None,
 ) -> Prediction:
     """Predict the loss/error curves and Tε of fine-tuning ``model`` on ``task``.
 
@@ -258,6 +259,9 @@ def predict_training_time(
         progress: show progress for Θ and the solve (stderr).
         ntk: a precomputed :class:`ttjax.ntk.NtkResult` (skips the Θ stage).
         measure_time: time one real step (else no wall-clock estimate).
+        ntk_subset: build Θ on this many stratified examples N0 < N only and extrapolate its
+            spectrum to N (supplementary §D; :func:`ttjax.extrapolate.subset_task_ntk`);
+            None or N: the full Θ.
 
     Example:
         >>> import jax
@@ -280,7 +284,15 @@ def predict_training_time(
         from .train._timing import start_step_timing
 
         timer = start_step_timing(model, task, hparams, key=k_time)
-    if ntk is None:
+    if ntk is None and ntk_subset is not None and ntk_subset != len(task.labels):
+        from ._extrapolate._subset import subset_task_ntk
+
+        ntk, sub_timing = subset_task_ntk(
+            model, task, ntk_subset, loss=hparams.loss, ntk_config=ntk_config, key=k_ntk,
+            progress=progress,
+        )  # fmt: skip
+        timing.update(sub_timing)
+    elif ntk is None:
         start = time.perf_counter()
         ntk = task_ntk(model, task, config=ntk_config, key=k_ntk, progress=progress)
         timing["ntk"] = time.perf_counter() - start
@@ -296,6 +308,7 @@ def predict_training_time(
         "num_examples": len(task.labels),
         "num_classes": int(np.asarray(ntk.f0).shape[1]),
         "ntk_method": getattr(getattr(ntk, "method", None), "value", None),
+        "ntk_subset": getattr(ntk, "n0", None),
     }
     return predict_from_ntk(
         ntk,
