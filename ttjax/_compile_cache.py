@@ -31,11 +31,11 @@ def default_compilation_cache_dir() -> Path:
     The ttjax cache is ``$TTJAX_CACHE`` or ``~/.cache/ttjax`` (where the weights live too).
 
     Example:
-        >>> import os
-        >>> os.environ["TTJAX_CACHE"] = "/tmp/ttjax-doc"
-        >>> str(default_compilation_cache_dir())
+        >>> from unittest import mock
+        >>> with mock.patch.dict("os.environ", {"TTJAX_CACHE": "/tmp/ttjax-doc"}):
+        ...     os.environ.pop(DIR_ENV, None) and None
+        ...     str(default_compilation_cache_dir())
         '/tmp/ttjax-doc/jax_compilation_cache'
-        >>> del os.environ["TTJAX_CACHE"]
     """
     from .weights import cache_dir
 
@@ -48,12 +48,13 @@ def compilation_cache_disabled_by_env() -> bool:
     """True when ``$TTJAX_NO_COMPILE_CACHE`` is set to anything but ``""``/``0``/``false``.
 
     Example:
-        >>> import os
-        >>> os.environ[DISABLE_ENV] = "1"; compilation_cache_disabled_by_env()
+        >>> from unittest import mock
+        >>> with mock.patch.dict("os.environ", {DISABLE_ENV: "1"}):
+        ...     compilation_cache_disabled_by_env()
         True
-        >>> os.environ[DISABLE_ENV] = "0"; compilation_cache_disabled_by_env()
+        >>> with mock.patch.dict("os.environ", {DISABLE_ENV: "0"}):
+        ...     compilation_cache_disabled_by_env()
         False
-        >>> del os.environ[DISABLE_ENV]
     """
     return os.environ.get(DISABLE_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
