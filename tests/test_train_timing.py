@@ -20,10 +20,11 @@ def _setup(classes: int = 3):
     return model, task
 
 
-def test_background_compile_times_the_same_step_as_the_foreground_one():
+@pytest.mark.parametrize("background", [True, False])
+def test_background_compile_times_the_same_step_as_the_foreground_one(background):
     model, task = _setup()
     hp = ttjax.Hyperparams(lr=0.01, steps=5)
-    timer = start_step_timing(model, task, hp, key=jax.random.key(1))
+    timer = start_step_timing(model, task, hp, key=jax.random.key(1), background=background)
     bg = timer.compiled()
     fg = compile_step(model, task, hp, key=jax.random.key(1))
     # the same program: the same first update of the parameters, bit for bit
@@ -38,6 +39,7 @@ def test_background_compile_times_the_same_step_as_the_foreground_one():
 
 def test_a_compile_error_is_raised_on_the_callers_thread():
     model, task = _setup(classes=5)  # labels 0..4 for a 3-output model
-    timer = start_step_timing(model, task, ttjax.Hyperparams(), key=jax.random.key(1))
+    timer = start_step_timing(model, task, ttjax.Hyperparams(), key=jax.random.key(1),
+                              background=True)  # fmt: skip
     with pytest.raises(ttjax.DataError, match="num_classes=5"):
         timer.result(warmup=0, repeats=1)

@@ -247,7 +247,7 @@ def predict_training_time(
     paths (paper eq. 1), then Tε = min{t : L_t − L_T ≤ ε (L_0 − L_T)} per path. The
     wall-clock estimate multiplies steps by the measured time of one real training
     step on this device (``ttjax.train.measure_step_time``, compile excluded; the step
-    compiles in a background thread while Θ is built, and is timed after Θ, alone).
+    compiles in a background thread while Θ is built on > 2 cores, and is timed after Θ, alone).
 
     Args:
         model: a :class:`ttjax.models.Model` (``apply_fn``, ``params``, ``preprocess``).
@@ -280,7 +280,7 @@ def predict_training_time(
     k_ntk, k_time, k_dyn = jax.random.split(key, 3)
     timing: dict[str, float] = {}
     timer = None
-    if measure_time:  # compile the real step in the background, overlapped with Θ
+    if measure_time:  # compile the real step in the background, overlapped with Θ (> 2 cores)
         from .train._timing import start_step_timing
 
         timer = start_step_timing(model, task, hparams, key=k_time)
