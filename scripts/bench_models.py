@@ -2,6 +2,7 @@
 
     python scripts/bench_models.py                 # the default table (slow on 2 cores)
     python scripts/bench_models.py --quick         # ResNet-18 only, fewer repeats
+    python scripts/bench_models.py --depthwise     # Lite0: XLA vs shifted depthwise convs
 
 One step = ``jax.jit`` of: CE loss of ``apply_fn`` (frozen BN) on a batch, its
 gradient w.r.t. all parameters, an optax SGD-momentum update. Compile time is
@@ -13,6 +14,7 @@ Timings on a shared machine are noisy: re-run on a quiet one before quoting them
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 
@@ -69,13 +71,57 @@ def time_step(
     return statistics.median(times), flops / 1e9
 
 
+def depthwise_table(repeats: int, sizes: tuple[int, ...] = (32, 64), batch: int = 64) -> None:
+    """EfficientNet-Lite0 forward+backward, XLA's depthwise convs vs the shifted multiply-adds.
+
+    Only the depthwise layers differ between the two columns (``conv2d`` with ``impl=IM2COL``
+    for both, the depthwise ones routed to ``lax.conv_general_dilated`` in the "xla" column),
+    measured side by side in one process.
+    """
+    from unittest import mock
+
+    from jax import lax
+
+    from ttjax.models import _conv
+
+    def xla_depthwise(x, kernel, *, strides, pads):
+        return lax.conv_general_dilated(x, kernel, strides, pads,
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                        feature_group_count=x.shape[-1])  # fmt: skip
+
+    console = Console()
+    table = Table(title=f"Lite0 fwd+bwd, batch {batch}: depthwise route ({jax.default_backend()})")
+    for col in ("size", "xla depthwise s", "shifted s", "speed-up"):
+        table.add_column(col)
+    for size in sizes:
+        row = {}
+        for route in ("xla", "shifted"):
+            patch = (mock.patch.object(_conv, "depthwise_conv_shifted", xla_depthwise)
+                     if route == "xla" else contextlib.nullcontext())  # fmt: skip
+            with patch, console.status(f"Lite0 {size}px {route}"):
+                row[route], _ = time_step("efficientnet_lite0", size, batch, ConvImpl.IM2COL,
+                                          repeats)  # fmt: skip
+            console.print(f"Lite0 {size}px batch {batch} depthwise {route}: {row[route]:.3f} s")
+        ratio = row["xla"] / row["shifted"]
+        table.add_row(str(size), f"{row['xla']:.3f}", f"{row['shifted']:.3f}", f"{ratio:.2f}×")
+    console.print(table)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="Per-step training time of the models.")
     ap.add_argument("--quick", action="store_true", help="ResNet-18 at 32/64, batch 64 only")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--impls", default="xla,im2col,patches")
     ap.add_argument("--configs", default="", help="comma-separated row indices of CONFIGS")
+    ap.add_argument(
+        "--depthwise",
+        action="store_true",
+        help="only Lite0 at 32/64 px, batch 64: XLA vs shifted depthwise convs",
+    )
     args = ap.parse_args()
+    if args.depthwise:
+        depthwise_table(args.repeats)
+        return
     impls = [ConvImpl(s) for s in args.impls.split(",")]
     configs = CONFIGS[:2] if args.quick else CONFIGS
     if args.configs:

@@ -3,7 +3,7 @@
 For each pair N0 → N (MSE loss, full-batch GD) it compares four loss curves and their Tε:
 
 * ``extrapolated``: Θ0 on the N0 subset → power laws for λ_k and p_k
-  (:func:`ttjax.extrapolate.extrapolate_spectrum`, supplementary §D) → the eigenbasis GD curve
+  (:func:`ttjax.extrapolate.extrapolate_from_subset`, supplementary §D) → the eigenbasis GD curve
   (:func:`ttjax.extrapolate.mse_loss_curve`); needs only f0 on the N samples (one forward pass);
 * ``real``: real fine-tuning on the N samples (:func:`ttjax.finetune`);
 * ``full``: the same eigenbasis curve from the full Θ on N (reference: what linearisation alone
@@ -44,7 +44,7 @@ from ttjax.extrapolate import (
     ExtrapolatedSpectrum,
     ExtrapolationConfig,
     Spectrum,
-    extrapolate_spectrum,
+    extrapolate_from_subset,
     mse_loss_curve,
     spectrum_from_ntk,
 )
@@ -151,8 +151,8 @@ def rel_err(pred: int | None, ref: int | None) -> float | None:
 def alpha_sweep(
     th0: Any,
     labels: np.ndarray,
-    n: int,
-    residual: float,
+    f0: np.ndarray,
+    full_labels: np.ndarray,
     cfg: ExtrapolationConfig,
     keep: int,
     hp: ttjax.Hyperparams,
@@ -161,12 +161,12 @@ def alpha_sweep(
     """Tε of the extrapolated curve for α ∈ {0, 0.1, 0.15, 0.2, fitted} (sensitivity)."""
     out: dict[str, Any] = {}
     for alpha in (0.0, 0.1, 0.15, 0.2, None):
-        ex = extrapolate_spectrum(
+        ex = extrapolate_from_subset(
             np.asarray(th0.theta),
             np.asarray(th0.f0),
             labels,
-            n=n,
-            residual_norm_sq=residual,
+            f0=f0,
+            labels=full_labels,
             config=dataclasses.replace(cfg, alpha=alpha, keep_head=keep),
         )
         curve = mse_loss_curve(ex.spectrum, effective_lr=hp.effective_lr, steps=hp.steps)
@@ -207,20 +207,20 @@ def run_pair(
     cfg = ExtrapolationConfig(k0=setting.k0, alpha=args.alpha)
     fit_lo = max(1, round(cfg.fit_range[0] * n0 * setting.classes))
     keep = fit_lo - 1 if args.keep_head is None else args.keep_head
-    ex: ExtrapolatedSpectrum = extrapolate_spectrum(
+    ex: ExtrapolatedSpectrum = extrapolate_from_subset(
         np.asarray(th0.theta),
         np.asarray(th0.f0),
         sub_task.labels,
-        n=n,
-        residual_norm_sq=residual,
+        f0=f0,
+        labels=task.labels,
         config=dataclasses.replace(cfg, keep_head=keep),
     )
-    paper = extrapolate_spectrum(
+    paper = extrapolate_from_subset(
         np.asarray(th0.theta),
         np.asarray(th0.f0),
         sub_task.labels,
-        n=n,
-        residual_norm_sq=residual,
+        f0=f0,
+        labels=task.labels,
         config=dataclasses.replace(cfg, keep_head=0),
     )
     curves: dict[str, np.ndarray | None] = {
@@ -276,7 +276,7 @@ def run_pair(
             "extrapolated": [float(x) for x in ex.spectrum.projections / n],
             "full": None if full is None else [float(x) for x in full.projections / n],
         },
-        "alpha_sweep": alpha_sweep(th0, sub_task.labels, n, residual, cfg, keep, hp, eps),
+        "alpha_sweep": alpha_sweep(th0, sub_task.labels, f0, task.labels, cfg, keep, hp, eps),
         "fit_range_k": [fit_lo, round(cfg.fit_range[1] * n0 * setting.classes)],
         "real_step_time_s": real.step_time_s,
         "real_train_time_s": real.train_time_s,

@@ -12,6 +12,9 @@ import os
 import sys
 
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+# the CLI turns on JAX's on-disk compilation cache under ~/.cache/ttjax: not from the tests
+# (tests of the cache itself pass a temporary folder explicitly)
+os.environ.setdefault("TTJAX_NO_COMPILE_CACHE", "1")
 
 assert "ttjax" not in sys.modules, "ttjax was imported before the jaxtyping hook"
 

@@ -135,3 +135,27 @@ def test_fig5_and_fig6_match_summarize(tmp_path: Path):
     for hparam in ("lr", "batch_size", "n_train"):
         sel = [g for g in groups if g["hparam"] == hparam and g["optimizer"] == "all"]
         assert sum(int(g["n"]) for g in sel) == len(pairs)
+
+
+@pytest.mark.slow
+def test_bench_cost_ratio_small_runs_every_command_cold_and_warm(tmp_path: Path):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, str(ROOT / "scripts" / "bench_cost_ratio.py"), "--small",
+           "--out", str(tmp_path)]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads((tmp_path / "cost_ratio.json").read_text())
+    res = doc["results"]["tiny"]
+    expected = {f"{c}/{s}" for c in ("predict", "finetune", "predict_subset")
+                for s in ("cold", "warm")}  # fmt: skip
+    assert set(res["runs"]) == expected
+    for key, run in res["runs"].items():
+        assert run["wall_s"] > 0 and run["timing_s"]["total"] > 0, key
+        # the process's own wall time includes every stage it reports
+        assert run["wall_s"] >= run["timing_s"]["total"], key
+    for state in ("cold", "warm"):
+        ratio = (
+            res["runs"][f"finetune/{state}"]["wall_s"] / res["runs"][f"predict/{state}"]["wall_s"]
+        )
+        assert math.isclose(res["ratio"][state], ratio)
+    assert res["runs"]["predict_subset/warm"]["timing_s"]["extrapolate"] >= 0

@@ -16,6 +16,7 @@ Example:
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._compile_cache import enable_compilation_cache as enable_compilation_cache
 from ._config import Hyperparams as Hyperparams
 from ._config import Loss as Loss
 from ._config import Optimizer as Optimizer

@@ -5,6 +5,10 @@ with the slope correction ``λ̂_k/N = c k^{−s+α(N0/N−1)}`` and the project
 ``p̂_k = a k^{−b}`` pinned by
 ``Σ p̂_k = ‖δy‖²`` (:func:`extrapolate_spectrum`) → the loss curve
 ``L_t = (1/2N) Σ_k p̂_k (1 − η̃ λ̂_k/N)^{2t}`` (:func:`mse_loss_curve`) → Tε.
+The whole pipeline from a subset's Θ0 is :func:`extrapolate_from_subset`; :func:`surrogate_ntk`
+turns its spectrum into a Θ̂ on N that any dynamics (CE, SGD) can run on — what
+``predict_training_time(ntk_subset=N0)`` / ``ttjax predict --ntk-subset N0`` do
+(:func:`subset_task_ntk`).
 
 Example:
     >>> import numpy as np
@@ -28,16 +32,26 @@ from ._extrapolate._spectrum import ExtrapolationConfig as ExtrapolationConfig
 from ._extrapolate._spectrum import Spectrum as Spectrum
 from ._extrapolate._spectrum import extrapolate_spectrum as extrapolate_spectrum
 from ._extrapolate._spectrum import spectrum_from_ntk as spectrum_from_ntk
+from ._extrapolate._subset import SurrogateNtk as SurrogateNtk
+from ._extrapolate._subset import extrapolate_from_subset as extrapolate_from_subset
+from ._extrapolate._subset import stratified_subset as stratified_subset
+from ._extrapolate._subset import subset_task_ntk as subset_task_ntk
+from ._extrapolate._subset import surrogate_ntk as surrogate_ntk
 
 __all__ = [
     "ExtrapolatedSpectrum",
     "ExtrapolationConfig",
     "PowerLaw",
     "Spectrum",
+    "SurrogateNtk",
+    "extrapolate_from_subset",
     "extrapolate_spectrum",
     "fit_power_law",
     "fit_projection_tail",
     "mse_loss_curve",
     "spectrum_from_ntk",
     "spectrum_training_time",
+    "stratified_subset",
+    "subset_task_ntk",
+    "surrogate_ntk",
 ]

@@ -290,6 +290,7 @@ def predict_training_time(
     ntk: Any = None,
     measure_time: bool = True,
     observe: int = 4,
+    ntk_subset: int | None = None,
 ) -> Prediction:
     """Predict the loss/error curves and Tε of fine-tuning ``model`` on ``task``.
 
@@ -297,8 +298,9 @@ def predict_training_time(
     function-space dynamics ``df = −η̃ Θ ∇_f L dt (+ SGD noise)`` for ``paths`` Monte-Carlo
     paths (paper eq. 1), then Tε = min{t : L_t − L_T ≤ ε (L_0 − L_T)} per path. The
     wall-clock estimate multiplies steps by the measured time of one real training
-    step on this device, compile excluded. Those real steps (``observe`` of them,
-    :func:`ttjax.train.observe_steps`) also measure how far the kernel moves, κ_k =
+    step on this device, compile excluded (the step compiles in a background thread while Θ
+    is built on > 2 cores, and is timed after Θ, alone). Those real steps (``observe`` of
+    them, :func:`ttjax.train.observe_steps`) also measure how far the kernel moves, κ_k =
     tr Θ(w_k) / tr Θ(w₀); the dynamics follow it (``DynamicsConfig.drift``) and
     ``Prediction.linearity`` reports the regime and a warning when the run is outside the
     linear one.
@@ -315,6 +317,9 @@ def predict_training_time(
         measure_time: report the step time and wall-clock estimate.
         observe: real steps to run for timing and drift (≥ 2, or 0: none — a fixed kernel
             and no wall-clock estimate).
+        ntk_subset: build Θ on this many stratified examples N0 < N only and extrapolate its
+            spectrum to N (supplementary §D; :func:`ttjax.extrapolate.subset_task_ntk`);
+            None or N: the full Θ.
 
     Example:
         >>> import jax
@@ -332,21 +337,37 @@ def predict_training_time(
         raise ConfigError("the task needs at least 2 training examples.")
     k_ntk, k_time, k_dyn = jax.random.split(key, 3)
     timing: dict[str, float] = {}
-    if ntk is None:
+    if observe == 1 or observe < 0:
+        raise ConfigError(f"observe must be 0 or ≥ 2 real steps, got {observe}.")
+    timer = None
+    if observe:  # compile the real step in the background, overlapped with Θ (> 2 cores)
+        from .train._timing import start_step_timing
+
+        timer = start_step_timing(model, task, hparams, key=k_time)
+    if ntk is None and ntk_subset is not None and ntk_subset != len(task.labels):
+        from ._extrapolate._subset import subset_task_ntk
+
+        ntk, sub_timing = subset_task_ntk(
+            model, task, ntk_subset, loss=hparams.loss, ntk_config=ntk_config, key=k_ntk,
+            progress=progress,
+        )  # fmt: skip
+        timing.update(sub_timing)
+    elif ntk is None:
         start = time.perf_counter()
         ntk = task_ntk(model, task, config=ntk_config, key=k_ntk, progress=progress)
         timing["ntk"] = time.perf_counter() - start
     problem = Problem.from_ntk(ntk, task.labels, loss=hparams.loss)
     check_stability(problem, hparams, config=dynamics)  # fail fast, before timing a step
-    if observe == 1 or observe < 0:
-        raise ConfigError(f"observe must be 0 or ≥ 2 real steps, got {observe}.")
     step_time, observation = None, None
-    if observe:
+    if timer is not None:
         from .train import observe_steps
 
         text = f"running {observe} real steps (timing, kernel drift)"
         with _stage(timing, "step_time", progress=progress, text=text):
-            observation = observe_steps(model, task, hparams, key=k_time, steps=observe)
+            compiled = timer.compiled()
+            observation = observe_steps(
+                model, task, hparams, key=k_time, steps=observe, compiled=compiled
+            )
         step_time = observation.step_time_s if measure_time else None
     config = {
         "model": getattr(model, "name", None),
@@ -354,6 +375,7 @@ def predict_training_time(
         "num_examples": len(task.labels),
         "num_classes": int(np.asarray(ntk.f0).shape[1]),
         "ntk_method": getattr(getattr(ntk, "method", None), "value", None),
+        "ntk_subset": getattr(ntk, "n0", None),
     }
     return predict_from_ntk(
         ntk,

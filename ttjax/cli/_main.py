@@ -2,6 +2,8 @@
 
 Subcommand modules are imported lazily so that ``ttjax --help`` is instant. Each
 module ``ttjax.cli._<name>`` defines ``add_arguments(parser)`` and ``run(args) -> int``.
+Every subcommand uses JAX's persistent compilation cache under the ttjax cache folder
+(:mod:`ttjax._compile_cache`) unless ``--no-compile-cache`` or ``TTJAX_NO_COMPILE_CACHE=1``.
 Errors that ttjax raises on purpose (:class:`ttjax._errors.TTJaxError`) are printed
 as one clear line, without a traceback, and exit with status 2.
 """
@@ -34,6 +36,9 @@ def _build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, object 
     module = None
     for name, help_text in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--no-compile-cache", action="store_true",
+                       help="do not use the on-disk XLA compilation cache (also: "
+                       "TTJAX_NO_COMPILE_CACHE=1)")  # fmt: skip
         if name == chosen:
             module = importlib.import_module(f"ttjax.cli._{name}")
             module.add_arguments(p)
@@ -53,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from .._compile_cache import cli_compilation_cache
+
+        cli_compilation_cache(disabled=args.no_compile_cache)
         return int(module.run(args) or 0)
     except TTJaxError as err:
         print(f"ttjax {args.command}: error: {err}", file=sys.stderr)

@@ -87,6 +87,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a `ttjax finetune --json` file: its real curve is drawn on the "
                         "plot and its Tε shown in the table")  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="hide progress output")
+    parser.add_argument("--ntk-subset", type=int, default=None, metavar="N0",
+                        help="build Θ on N0 < N stratified examples and extrapolate its spectrum "
+                        "to N (supplementary §D; ≈ N/N0 times cheaper Θ)")  # fmt: skip
 
 
 def _load_reference(path: str) -> dict[str, Any]:
@@ -139,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         key=rt.key,
         progress=not args.no_progress,
         observe=args.observe,
+        ntk_subset=args.ntk_subset,
     )
     timing = {"load": load_s, **pred.timing_s}
     timing["total"] = time.perf_counter() - t0

@@ -4,7 +4,7 @@ Defaults run the embedded example with no flags: EfficientNet-Lite0 with its rea
 weights (the only ones that ship offline), fine-tuned on the embedded ``sample`` task
 (5 Fashion-MNIST classes × 40 images) at 64×64 with full-batch GD, lr 5e-4, 150 steps.
 
-Why 64×64 (``scripts/bench_linearity.py``, README "Where the linear model holds"): at 32×32
+Why 64×64 (``scripts/bench_linearity.py``, README "When the prediction holds"): at 32×32
 the pretrained backbone is far from its linearisation — tr Θ grows 2–4× within the first
 four real steps at 0.3 of the stability limit and ≈ 20× over a run, and the runs spike —
 while at 64×64 it stays within ≈ 20% (κ 0.8 → 1.2 over 100 steps), the regime real users

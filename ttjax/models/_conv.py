@@ -27,6 +27,8 @@ from flax.linen.dtypes import promote_dtype
 from jax import lax
 from jaxtyping import Array, Float
 
+from ._depthwise import depthwise_conv_shifted
+
 Padding = str | Sequence[tuple[int, int]]
 
 
@@ -37,10 +39,11 @@ class ConvImpl(enum.Enum):
       (resolved when the model is built, see :func:`resolve_conv_impl`).
     * ``XLA``: ``lax.conv_general_dilated`` (what ``nn.Conv`` does; best on GPU/TPU).
     * ``IM2COL``: k·k strided slices concatenated on the channel axis, then one
-      ``dot`` with the kernel reshaped to ``[k·k·in, out]`` (depthwise: an
-      elementwise product summed over the k·k taps).
+      ``dot`` with the kernel reshaped to ``[k·k·in, out]`` (depthwise: k·k shifted
+      multiply-adds, :func:`ttjax.models._depthwise.depthwise_conv_shifted`).
     * ``PATCHES``: ``lax.conv_general_dilated_patches`` then one ``dot`` (its patch
-      layout is channel-major, so the kernel is transposed to ``[in, kh, kw, out]``).
+      layout is channel-major, so the kernel is transposed to ``[in, kh, kw, out]``;
+      depthwise: the same shifted multiply-adds as ``IM2COL``).
     """
 
     AUTO = "auto"
@@ -133,9 +136,8 @@ def conv2d(
             dimension_numbers=("NHWC", "HWIO", "NHWC"),
             feature_group_count=feature_group_count,
         )
-    if depthwise:
-        cols = im2col_patches(x, (kh, kw), strides, pads)  # [B, Ho, Wo, kh*kw, C]
-        return jnp.einsum("bhwkc,kc->bhwc", cols, kernel.reshape(kh * kw, cout))
+    if depthwise:  # k·k shifted multiply-adds, fused by XLA (see ._depthwise)
+        return depthwise_conv_shifted(x, kernel, strides=strides, pads=pads)
     if kh == 1 and kw == 1 and all(p == (0, 0) for p in pads):
         xs = x[:, :: strides[0], :: strides[1], :]
         return jnp.dot(xs, kernel.reshape(cin, cout))

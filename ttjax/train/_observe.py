@@ -32,8 +32,8 @@ from .._config import Hyperparams
 from .._errors import ConfigError
 from .._types import PRNGKey, PyTree
 from ..data import Task
-from ._finetune import prepare_inputs
-from ._step import block, compile_timed, make_optimizer, make_step
+from ._step import block
+from ._timing import CompiledStep, compile_step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +143,7 @@ def observe_steps(
     steps: int = 4,
     warmup: int = 1,
     subset: int = 32,
+    compiled: CompiledStep | None = None,
 ) -> Observation:
     """Run the first ``steps`` real training steps; time them and measure κ_k after each.
 
@@ -158,6 +159,8 @@ def observe_steps(
         steps: K real steps (≥ 2 so that one is timed after a warm-up step).
         warmup: untimed steps before timing.
         subset: examples of the tr Θ probe.
+        compiled: the step already compiled by :func:`ttjax.train._timing.compile_step`
+            (e.g. in the background while Θ was built); None compiles it here.
 
     Example:
         >>> import jax
@@ -173,12 +176,10 @@ def observe_steps(
     if steps < warmup + 1 or warmup < 0:
         raise ConfigError(f"need steps ≥ warmup + 1 and warmup ≥ 0, got {steps=}, {warmup=}.")
     k_step, k_probe = jax.random.split(key)
-    x, y = prepare_inputs(model, task)
-    params = jax.tree_util.tree_map(jnp.asarray, model.params)
-    opt_state = make_optimizer(hparams).init(params)
-    step_fn = make_step(model.apply_fn, hparams, num_examples=task.num_examples)
-    t_arg = jnp.asarray(0, jnp.int32)
-    step, compile_s = compile_timed(step_fn, params, opt_state, x, y, k_step, t_arg)
+    if compiled is None:
+        compiled = compile_step(model, task, hparams, key=k_step)
+    step, compile_s = compiled.step, compiled.compile_s
+    params, opt_state, x, y, k_step = compiled.args
     probe = trace_probe(model.apply_fn, x, num_classes=task.num_classes, key=k_probe, subset=subset)
     t0 = time.perf_counter()
     parts0 = probe(params)
