@@ -16,6 +16,7 @@ at t = 0 and Tε = 0. The same function is applied to error curves.
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Sequence
 
 import numpy as np
@@ -124,3 +125,10 @@ def parse_eps(text: str | Sequence[float]) -> tuple[float, ...]:
 def eps_key(eps: float) -> str:
     """The JSON key of an ε: its shortest decimal form (``0.1`` → ``"0.1"``)."""
     return repr(float(eps))
+
+
+class Criterion(enum.Enum):
+    """Which curve Tε is read from: the training loss or the training error."""
+
+    LOSS = "loss"
+    ERROR = "error"

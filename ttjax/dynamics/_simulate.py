@@ -13,8 +13,6 @@ value reuses the compiled solve; :func:`simulate_grid` vmaps the same solve over
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -25,28 +23,21 @@ from jaxtyping import Array, Float, Real
 
 from .. import losses
 from .._config import Hyperparams, Loss, Optimizer
-from .._errors import ConfigError, StabilityError
+from .._errors import ConfigError
 from ._closed_form import mse_outputs
 from ._config import (
     DEFAULT_DYNAMICS,
-    DriftModel,
     DynamicsConfig,
     MomentumMode,
     NoiseModel,
     TimeMode,
 )
+from ._drift import EDGE_MARGIN, kernel_scale_schedule
+from ._limits import check_stability, max_stable_lr, stable_lr
 from ._ode import solve_gd_ode
 from ._problem import Problem
 from ._scan import Knobs, scan_path
-from ._stability import lr_limit
-
-
-class Method(enum.Enum):
-    """Which solver a configuration uses (see the module docstring)."""
-
-    CLOSED_FORM = "closed_form"
-    ODE = "ode"
-    SCAN = "scan"
+from ._trajectories import Method, Trajectories
 
 
 def choose_method(
@@ -135,99 +126,6 @@ def compile_count() -> int:
     return int(sum(sizes))
 
 
-@dataclasses.dataclass(frozen=True)
-class Trajectories:
-    """Predicted curves of M paths (index 0 = the pretrained model, T + 1 points).
-
-    Attributes:
-        loss, error: ``[M, T+1]`` (``M = 1`` for deterministic dynamics).
-        method: the solver used.
-        lambda_max: λ_max(Θ); curvature: λ_max(Θ H(f0)) (stability, see
-            :mod:`ttjax.dynamics._stability`); max_stable_lr: the largest stable η
-            of the kernel at w₀.
-        kernel_scale: κ_t (Θ_t = κ_t Θ₀) used at steps t = 0..T−1, ``[T]`` (ones for a
-            fixed kernel).
-        scale_cap: the κ that brings the step to :data:`EDGE_MARGIN` of the stability edge
-            (the drift model holds κ below it); ``inf`` for a fixed kernel.
-        drift: whether the kernel drifted (``DriftModel.OBSERVED`` with observations).
-        outputs: the predicted outputs f_t at ``output_steps``, ``[M, S, N, C]`` (None
-            unless asked for with ``simulate(..., save_outputs=...)``).
-        output_steps: the steps of ``outputs``.
-    """
-
-    loss: np.ndarray
-    error: np.ndarray
-    method: Method
-    lambda_max: float
-    curvature: float
-    max_stable_lr: float
-    kernel_scale: np.ndarray | None = None
-    scale_cap: float = float("inf")
-    drift: bool = False
-    outputs: np.ndarray | None = None
-    output_steps: tuple[int, ...] = ()
-
-    def residuals(self, labels: np.ndarray, *, loss: Loss) -> np.ndarray:
-        """∂ℓ_i/∂f_i at the saved outputs, ``[M, S, N, C]`` (softmax − one-hot for CE,
-        f − one-hot for MSE); raises if no outputs were saved."""
-        if self.outputs is None:
-            raise ConfigError("no outputs were saved: simulate(..., save_outputs=[steps]).")
-        f = jnp.asarray(self.outputs)
-        n, c = f.shape[-2:]
-        y = jnp.asarray(labels)
-        per = jax.vmap(lambda fi: losses.loss_gradient(fi, y, loss=loss))(f.reshape(-1, n, c))
-        return np.asarray(per).reshape(f.shape) * n
-
-    @property
-    def edge_of_stability_step(self) -> int | None:
-        """First step whose observed kernel scale reached the stability edge, or None."""
-        if not self.drift or self.kernel_scale is None or not np.isfinite(self.scale_cap):
-            return None
-        hit = np.flatnonzero(self.kernel_scale >= self.scale_cap * (1 - 1e-6))
-        return int(hit[0]) if hit.size else None
-
-    def quantiles(self, q: float) -> dict[str, np.ndarray]:
-        """Per-step quantile ``q`` of the loss and error curves over paths."""
-        return {
-            "loss": np.quantile(self.loss, q, axis=0),
-            "error": np.quantile(self.error, q, axis=0),
-        }
-
-
-EDGE_MARGIN = 0.95
-"""A drifting kernel is held where η̃·κ·λ_max(ΘH) is this fraction of the stability edge 2."""
-
-
-def kernel_scale_schedule(
-    observed: Sequence[float] | np.ndarray | None,
-    *,
-    steps: int,
-    cap: float,
-    config: DynamicsConfig,
-) -> np.ndarray:
-    """κ_t for t = 0..T−1 from the observed κ_1..κ_K (κ_0 = 1; held at κ_K after step K).
-
-    Observations are clipped to ``config.drift_bounds`` and to ``cap`` (the edge of
-    stability). Ones when the kernel is fixed (``DriftModel.NONE`` or no observations).
-
-    Example:
-        >>> kernel_scale_schedule([0.8, 0.7], steps=5, cap=2.0, config=DynamicsConfig())
-        array([1. , 0.8, 0.7, 0.7, 0.7])
-    """
-    kappa = np.ones(steps)
-    if config.drift is DriftModel.NONE or observed is None or len(observed) == 0:
-        return kappa
-    obs = np.asarray(observed, np.float64)
-    if obs.ndim != 1 or not np.all(np.isfinite(obs)) or np.any(obs <= 0):
-        raise ConfigError(f"observed kernel scales must be finite and > 0, got {obs.tolist()}.")
-    lo, hi = config.drift_bounds
-    k = min(len(obs), steps - 1)
-    if k > 0:
-        kappa[1 : k + 1] = obs[:k]
-        kappa[k + 1 :] = obs[k - 1]
-    return np.minimum(np.clip(kappa, lo, hi), max(cap, lo))
-
-
 def _prepare(
     problem: Problem, *, stochastic: bool, method: Method, config: DynamicsConfig
 ) -> _Arrays:
@@ -252,12 +150,6 @@ def _knobs(lr, momentum, batch_size, kappa, *, config: DynamicsConfig, dtype) ->
         batch_size=jnp.asarray(batch_size, dtype),
         kernel_scale=jnp.asarray(kappa, dtype),
     )
-
-
-def _stable_lr(problem: Problem, momentum: float, config: DynamicsConfig) -> float:
-    curv = float(problem.curvature.curvature)
-    exact = config.momentum is MomentumMode.EXACT
-    return lr_limit(curv, momentum=momentum, exact_momentum=exact)
 
 
 def simulate(
@@ -352,60 +244,6 @@ def simulate(
     )
 
 
-def max_stable_lr(
-    problem: Problem, hparams: Hyperparams, *, config: DynamicsConfig = DEFAULT_DYNAMICS
-) -> float:
-    """The largest base learning rate η at which discrete (S)GD on the linearised model is stable.
-
-    ``η_max = 2(1 − m) / λ_max(Θ H(f0))`` with effective-lr momentum, ``2(1 + m) / λ_max(Θ H)``
-    with exact heavy ball (:mod:`ttjax.dynamics._stability`); ``inf`` when Θ H = 0. Only
-    ``hparams.momentum`` is read. Real (discrete) training diverges past it; the continuous
-    gradient flow is stable at any η.
-
-    Example:
-        >>> import jax.numpy as jnp
-        >>> p = Problem(4.0 * jnp.eye(4), jnp.zeros((2, 2)), jnp.array([0, 1]), loss=Loss.MSE)
-        >>> round(max_stable_lr(p, Hyperparams(lr=0.1)), 6)   # λ_max(ΘH) = 4/N = 2
-        1.0
-    """
-    return _stable_lr(problem, hparams.momentum, config)
-
-
-def check_stability(
-    problem: Problem, hparams: Hyperparams, *, config: DynamicsConfig = DEFAULT_DYNAMICS
-) -> float:
-    """The largest stable lr (:func:`max_stable_lr`); raises if ``hparams.lr`` is past it.
-
-    Discrete time: ``StabilityError`` when η ≥ η_max (the linear model diverges). Continuous
-    time: the flow is stable at any η, so nothing is raised for that; only an Euler–Maruyama
-    SDE whose sub-step η̃ λ_max(ΘH) / s reaches 2 is refused (raise ``sde_substeps``).
-    Nothing is raised when ``config.check_stability`` is False.
-    """
-    limit = _stable_lr(problem, hparams.momentum, config)
-    if not config.check_stability:
-        return limit
-    lam = float(problem.curvature.lambda_max)
-    if config.time is TimeMode.DISCRETE and hparams.lr >= limit:
-        raise StabilityError(
-            f"lr={hparams.lr:g} (momentum {hparams.momentum:g}) is past the stability limit of "
-            f"the linearised model: η̃·λ_max(ΘH) = {hparams.lr / limit * 2:.3g} ≥ 2 "
-            f"(λ_max(Θ) = {lam:.4g}), so (S)GD would diverge. Use --lr < {limit:.4g}."
-        )
-    stochastic = (
-        hparams.optimizer is Optimizer.SGD and hparams.resolved_batch_size(problem.n) < problem.n
-    )
-    if config.time is TimeMode.CONTINUOUS and stochastic:
-        ratio = hparams.lr / limit * 2 / config.sde_substeps
-        if ratio >= 2:
-            need = int(np.ceil(hparams.lr / limit)) + 1
-            raise StabilityError(
-                f"the Euler–Maruyama sub-step is unstable at lr={hparams.lr:g}: "
-                f"η̃·λ_max(ΘH)/sde_substeps = {ratio:.3g} ≥ 2 (the flow itself is stable). "
-                f"Use DynamicsConfig(sde_substeps={need}) or more."
-            )
-    return limit
-
-
 class GridResult(NamedTuple):
     """Curves of every grid setting: ``loss``/``error`` ``[G, M, T+1]``, ``stable`` ``[G]``."""
 
@@ -455,7 +293,7 @@ def simulate_grid(
     method = choose_method(loss=loss, stochastic=stochastic, config=config)
     arrays = _prepare(problem, stochastic=stochastic, method=method, config=config)
     static = _Static(loss, steps, config, paths if stochastic else 1, method, stochastic)
-    limits = np.array([_stable_lr(problem, float(m), config) for m in momenta])
+    limits = np.array([stable_lr(problem, float(m), config) for m in momenta])
     kappa = np.ones((len(lrs), steps))  # a grid shares one Θ and no observations
     knobs = _knobs(lrs, momenta, bs, kappa, config=config, dtype=problem.f0.dtype)
     loss_c, err_c, _ = _solve_grid(arrays, knobs, key, static)
