@@ -1,9 +1,8 @@
 """Predict the fine-tuning curve and the ε-training-time without training (the product).
 
 Pipeline: Θ at the pretrained weights (:mod:`ttjax.ntk`) → the function-space dynamics
-(:mod:`ttjax.dynamics`, M Monte-Carlo paths) → Tε of every path
-(:func:`ttjax.training_time.epsilon_training_time`, the same definition as the real run)
-→ distribution over paths → wall-clock = steps × the measured time of one real step.
+(:mod:`ttjax.dynamics`, M paths, the kernel following the drift seen on the first real steps)
+→ Tε of every path (the real run's definition) → wall-clock = steps × one real step.
 """
 
 from __future__ import annotations
@@ -160,9 +159,8 @@ def predict_from_ntk(
     (:class:`ttjax.dynamics.Problem`, which caches the noise factor and curvature).
     With an ``observation`` of the first real steps (:func:`ttjax.train.observe_steps`) the
     kernel follows the observed drift (``dynamics.drift``) and the band covers the drift's
-    uncertainty (:mod:`ttjax._linearity`); ``Prediction.linearity`` says which regime the
-    run is in. ``save_outputs``: steps at which ``Prediction.trajectories.outputs`` keeps
-    the predicted outputs f_t (see :func:`ttjax.simulate`).
+    uncertainty (:mod:`ttjax._linearity`); ``Prediction.linearity`` gives the regime.
+    ``save_outputs``: steps of ``Prediction.trajectories.outputs`` (:func:`ttjax.simulate`).
 
     Example:
         >>> import jax, jax.numpy as jnp, numpy as np
@@ -285,6 +283,7 @@ def predict_training_time(
     measure_time: bool = True,
     observe: int = 4,
     ntk_subset: int | None = None,
+    save_outputs: Sequence[int] | None = None,
 ) -> Prediction:
     """Predict the loss/error curves and Tε of fine-tuning ``model`` on ``task``.
 
@@ -309,11 +308,11 @@ def predict_training_time(
         progress: show progress for Θ and the solve (stderr).
         ntk: a precomputed :class:`ttjax.ntk.NtkResult` (skips the Θ stage).
         measure_time: report the step time and wall-clock estimate.
-        observe: real steps to run for timing and drift (≥ 2, or 0: none — a fixed kernel
-            and no wall-clock estimate).
+        observe: real steps run for timing and drift (≥ 2; 0: fixed kernel, no wall-clock).
         ntk_subset: build Θ on this many stratified examples N0 < N only and extrapolate its
             spectrum to N (supplementary §D; :func:`ttjax.extrapolate.subset_task_ntk`);
             None or N: the full Θ.
+        save_outputs: steps t whose outputs f_t ``Prediction.trajectories.outputs`` keeps.
 
     Example:
         >>> import jax
@@ -386,6 +385,7 @@ def predict_training_time(
         config=config,
         problem=problem,
         observation=observation,
+        save_outputs=save_outputs,
     )
 
 
