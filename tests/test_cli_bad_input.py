@@ -144,7 +144,7 @@ def test_benchmark_bad_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_benchmark_summary_json_is_written_atomically(tmp_path: Path) -> None:
     out, summary = tmp_path / "b.jsonl", tmp_path / "s.json"
     _write(out, [_rec("gd", "low", {"0.1": 11.0}, {"0.1": 10}, 2.0)])
-    assert main(["benchmark", "--summary-only", "--out", str(out),
+    assert main(["benchmark", "--summary-only", "--split", "all", "--out", str(out),
                  "--summary-json", str(summary)]) == 0  # fmt: skip
     assert json.loads(summary.read_text())  # a complete JSON document
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.jsonl", "s.json"]  # no .tmp
