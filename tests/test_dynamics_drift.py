@@ -27,6 +27,7 @@ from ttjax.dynamics import (
 from ttjax.ntk import NtkConfig, NtkMethod
 from ttjax.predict import predict_training_time
 from ttjax.train import Observation, observe_steps
+from ttjax.training_time import epsilon_training_time
 
 N, C, T = 6, 3, 25
 
@@ -191,6 +192,10 @@ def test_a_drifting_run_is_flagged_with_a_wider_band():
     lin = pred.linearity
     assert lin["regime"] == "drifting" and "outside the linear regime" in (pred.warning or "")
     assert set(lin["fixed_kernel_training_time"]) == {"0.01", "0.1", "0.4"}
+    fixed_curve = simulate(p, hp).loss[0]  # the paper's fixed kernel
+    assert lin["fixed_kernel_training_time"]["0.1"]["median"] == float(
+        epsilon_training_time(fixed_curve, 0.1)
+    )
     # A kernel at about half its size makes less progress by step T than the fixed one.
     assert pred.curves["loss"][-1] > simulate(p, hp).loss[0, -1]
     s = pred.training_time[0.1]

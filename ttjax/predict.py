@@ -195,9 +195,9 @@ def predict_from_ntk(
         tt_narrow, tt_fixed = tt, None
         if traj.drift:
             assert kappa is not None
-            alts = [solve(k)[1:3] for k in _linearity.alternative_scales(kappa)]
-            tt, curves = _linearity.widen(tt, curves, alts)
-            tt_fixed = solve(None)[2]
+            alts = {k[0]: solve(k)[1:3] for k in _linearity.alternative_scales(kappa)}
+            tt, curves = _linearity.widen(tt, curves, list(alts.values()))
+            tt_fixed = alts[1.0][1]  # κ held at 1 is the fixed kernel
     linearity = _linearity.report(
         kappa=kappa,
         observed_loss=None if observation is None else observation.loss,
