@@ -120,7 +120,7 @@ def test_momentum_default_and_public_stability_limit():
     assert np.all(np.isfinite(traj.loss)) and traj.loss[0, -1] < traj.loss[0, 0]
 
 
-def _linear_model(d: int, c: int, size: int):
+def _linear_model(c: int, size: int):
     """A model linear in its weights: Θ does not move, so every κ_k must be 1."""
     w = 0.01 * jax.random.normal(jax.random.key(0), (size * size * 3, c))
 
@@ -145,7 +145,7 @@ def _task(n_per: int, c: int, size: int) -> Task:
 
 
 def test_observed_kernel_of_a_linear_model_does_not_move_and_the_prediction_says_linear():
-    model, task = _linear_model(0, 3, 4), _task(4, 3, 4)
+    model, task = _linear_model(3, 4), _task(4, 3, 4)
     hp = Hyperparams(optimizer=Optimizer.GD, lr=0.05, steps=20)
     obs = observe_steps(model, task, hp, key=jax.random.key(1), steps=3)
     np.testing.assert_allclose(obs.kernel_scale, 1.0, rtol=1e-5)  # float32 model
