@@ -195,3 +195,28 @@ def test_cli_summary_of_a_split_writes_the_per_backbone_json(tmp_path, capsys):
     rc = main(["benchmark", "--summary", "--split", "all", "--out", str(path),
                "--summary-json", str(out)])  # fmt: skip
     assert rc == 0 and json.loads(out.read_text())["n_cases"] == 4
+
+
+def test_select_cases_by_split_and_cost_cap(capsys):
+    from ttjax.benchmark._cost import STEP_COST
+    from ttjax.benchmark._select import select_cases
+
+    grid = benchmark_grid(preset=GridPreset.V2)
+    held = select_cases(grid, split=Split.HELDOUT)
+    assert held == [c for c in grid if case_split(c.key) is Split.HELDOUT]  # grid order kept
+    cap = 8 * 60.0
+    cheap = select_cases(grid, split=Split.HELDOUT, max_case_s=cap)
+
+    def cost(c):
+        e = estimate_case(c, STEP_COST)
+        return e.real_s + e.predict_s
+
+    assert cheap and set(cheap) < set(held)
+    assert all(cost(c) <= cap for c in cheap)  # the cap holds ...
+    assert all(cost(c) > cap for c in set(held) - set(cheap))  # ... and drops only those
+    costs = [cost(c) for c in cheap]
+    assert costs == sorted(costs)  # cheapest first
+    rc = main(["benchmark", "--grid", "v2", "--run-split", "heldout",
+               "--max-case-minutes", "8", "--dry-run"])  # fmt: skip
+    assert rc == 0 and f"{len(cheap)} cases" in capsys.readouterr().out
+    assert main(["benchmark", "--grid", "v2", "--max-case-minutes", "0", "--dry-run"]) == 2

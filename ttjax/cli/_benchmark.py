@@ -3,6 +3,7 @@
 ttjax benchmark --grid default --out results/benchmark.jsonl      # run (resumes), summarise
 ttjax benchmark --summary-only --out results/benchmark.jsonl      # summary from the file alone
 ttjax benchmark --grid v2 --dry-run                                # list + estimated cost, no run
+ttjax benchmark --grid v2 --run-split heldout --max-case-minutes 8  # the cheap held-out cases
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summary-json", default=None, help="also write the summary as JSON")
     parser.add_argument("--split", choices=["heldout", "tune", "all"], default="heldout",
                         help="half of the cases to summarise (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--run-split", choices=["heldout", "tune", "all"], default="all",
+                        help="half of the grid to run (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--max-case-minutes", type=float, default=None,
+                        help="run only cases whose estimated cost (--dry-run's) is at most this, "
+                        "cheapest first")  # fmt: skip
     parser.add_argument("--dry-run", action="store_true",
                         help="print the estimated cost of the grid; run nothing")  # fmt: skip
 
@@ -45,13 +51,18 @@ def run(args: argparse.Namespace) -> int:
     from ..benchmark import Split, format_summary, read_records, run_benchmark, summarize
     from ..benchmark._cost import format_cost
     from ..benchmark._grid import GridPreset, benchmark_grid
+    from ..benchmark._select import select_cases
     from ._task_flags import check_benchmark_flags
 
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be ≥ 1 (cases to run), got {args.limit}.")
+    if args.max_case_minutes is not None and not args.max_case_minutes > 0:
+        raise ConfigError(f"--max-case-minutes must be > 0, got {args.max_case_minutes}.")
     check_benchmark_flags(args)  # before any case runs: a bad flag costs nothing
     if not args.summary_only:
         cases = benchmark_grid(preset=GridPreset(args.grid), loss=Loss(args.loss))
+        cap = None if args.max_case_minutes is None else 60.0 * args.max_case_minutes
+        cases = select_cases(cases, split=Split(args.run_split), max_case_s=cap)
         if args.limit is not None:
             cases = cases[: args.limit]
         if args.dry_run:

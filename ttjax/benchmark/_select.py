@@ -1,0 +1,47 @@
+"""Choosing which cases of a grid to run: one half of the split, a cost cap, cheapest first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ._case import BenchmarkCase
+from ._cost import estimate_case
+from ._split import Split, in_split
+
+
+def select_cases(
+    cases: Sequence[BenchmarkCase],
+    *,
+    split: Split = Split.ALL,
+    max_case_s: float | None = None,
+) -> list[BenchmarkCase]:
+    """The cases of ``split`` whose estimated cost (real run + prediction) is ≤ ``max_case_s``.
+
+    With a cost cap the cases are returned cheapest first (ties keep the grid's order), so an
+    interrupted run has covered the most cases it could; cases whose backbone has no cost
+    measurement count as unbounded and are dropped by a cap. Without a cap the grid's order is
+    kept. The cost is :func:`ttjax.benchmark._cost.estimate_case`'s.
+
+    Example:
+        >>> from ttjax.benchmark._grid import GridPreset, benchmark_grid
+        >>> grid = benchmark_grid(preset=GridPreset.TINY)
+        >>> len(select_cases(grid)) == len(grid)
+        True
+        >>> select_cases(grid, max_case_s=1e9)  # tiny@8 has no cost measurement
+        []
+    """
+    chosen = [c for c in cases if in_split(c.key, split)]
+    if max_case_s is None:
+        return chosen
+
+    def cost(case: BenchmarkCase) -> float:
+        c = estimate_case(case)
+        if c.real_s is None or c.predict_s is None:
+            return float("inf")
+        return c.real_s + c.predict_s
+
+    priced = [(cost(c), i, c) for i, c in enumerate(chosen)]
+    return [c for s, _, c in sorted(priced, key=lambda t: t[:2]) if s <= max_case_s]
+
+
+__all__ = ["select_cases"]
