@@ -220,3 +220,67 @@ def test_select_cases_by_split_and_cost_cap(capsys):
                "--max-case-minutes", "8", "--dry-run"])  # fmt: skip
     assert rc == 0 and f"{len(cheap)} cases" in capsys.readouterr().out
     assert main(["benchmark", "--grid", "v2", "--max-case-minutes", "0", "--dry-run"]) == 2
+
+
+def test_not_converged_runs_are_counted_not_scored_and_linear_cases_reported_alone():
+    from ttjax.benchmark._backbone_summary import backbone_rows
+
+    h = Split.HELDOUT
+    lin, eos = {"regime": "linear"}, {"regime": "edge_of_stability"}
+    recs = [
+        # linear, converged: rel 1/10 = 0.1 (within 13%)
+        _rec(
+            _key(h, "p"),
+            "a@8",
+            "gd",
+            100,
+            {"0.1": _band(11)},
+            {"0.1": 10},
+            real_status="converged",
+            linearity=lin,
+        ),
+        # flagged, converged: rel 10/10 = 1.0
+        _rec(
+            _key(h, "q"),
+            "a@8",
+            "gd",
+            100,
+            {"0.1": _band(20)},
+            {"0.1": 10},
+            real_status="converged",
+            linearity=eos,
+        ),
+        # diverged real runs: Tε meaningless, one flagged and one not
+        _rec(
+            _key(h, "r"),
+            "a@8",
+            "gd",
+            100,
+            {"0.1": _band(50)},
+            {"0.1": 0},
+            real_status="diverged",
+            linearity=eos,
+        ),
+        _rec(
+            _key(h, "s"),
+            "a@8",
+            "gd",
+            100,
+            {"0.1": _band(50)},
+            {"0.1": 0},
+            real_status="not_decreasing",
+            linearity=lin,
+        ),
+    ]
+    pooled = backbone_rows(recs)[0]
+    assert (pooled.cases, pooled.n_gd, pooled.gd_within_13) == (2, 2, 0.5)
+    assert pooled.median_rel == pytest.approx(0.55)  # median of 0.1 and 1.0
+    assert (pooled.flagged, pooled.not_converged, pooled.not_converged_flagged) == (1, 2, 1)
+    linear = backbone_rows(recs, regime="linear")[0]
+    assert (linear.cases, linear.gd_within_13, linear.median_rel) == (1, 1.0, pytest.approx(0.1))
+    assert (linear.flagged, linear.not_converged, linear.not_converged_flagged) == (0, 1, 0)
+    only_diverged = backbone_rows(recs[2:3])[0]  # a backbone with no scorable case still shows
+    assert (only_diverged.cases, only_diverged.not_converged, only_diverged.n_gd) == (0, 1, 0)
+    summary = summarize(recs, split=h)
+    assert summary.by_backbone_linear[0].cases == 1
+    assert summary.to_dict()["by_backbone_linear"][0]["not_converged"] == 1

@@ -13,6 +13,13 @@ A row reports: the share of GD pairs with ``e_rel ≤ 13%`` and of SGD pairs wit
 (all pairs; ``e_T`` over those whose T is recorded), the share of SGD pairs whose real Tε lies
 in the predicted 5–95% band ``[q05, q95]``, and how many of the row's cases' real runs
 plateaued (:func:`plateaued`).
+
+A real run that diverged or did not decrease (``real_status``, :func:`ttjax.classify_run`) has no
+meaningful Tε: its pairs are left out of the error statistics and the case is counted in
+``not_converged``, with ``not_converged_flagged`` of them the prediction had flagged (its
+``linearity.regime`` was not ``linear``). ``flagged`` counts the row's converged cases with a
+flag. :func:`backbone_rows` with ``regime="linear"`` reports only the cases the predictor called
+linear: how right it is where it speaks.
 """
 
 from __future__ import annotations
@@ -67,6 +74,9 @@ class BackboneRow:
     cases: int
     plateaued: int
     plateau_known: int
+    flagged: int = 0
+    not_converged: int = 0
+    not_converged_flagged: int = 0
 
 
 def _nanmedian(values: list[float]) -> float:
@@ -83,12 +93,47 @@ def record_plateaued(record: Mapping[str, Any]) -> bool | None:
     return None if curve is None else plateaued(curve)
 
 
-def _row(backbone: str, eps: float | None, pairs: list[dict[str, Any]]) -> BackboneRow:
+def record_regime(record: Mapping[str, Any]) -> str | None:
+    """The predictor's regime of a record (``linearity.regime``), None for old records."""
+    return (record.get("linearity") or {}).get("regime")
+
+
+def _flagged(record: Mapping[str, Any]) -> bool:
+    return record_regime(record) not in (None, "linear", "unobserved")
+
+
+def _converged(record: Mapping[str, Any]) -> bool:
+    return record.get("real_status", "converged") == "converged"
+
+
+def _row(
+    backbone: str, eps: float | None, pairs: list[dict[str, Any]], dropped: list[bool]
+) -> BackboneRow:
+    if not pairs:
+        nan = float("nan")
+        return BackboneRow(
+            backbone=backbone,
+            eps=eps,
+            n_gd=0,
+            gd_within_13=None,
+            n_sgd=0,
+            sgd_within_20=None,
+            median_rel=nan,
+            p95_rel=nan,
+            median_rel_T=nan,
+            band_coverage=None,
+            cases=0,
+            plateaued=0,
+            plateau_known=0,
+            not_converged=len(dropped),
+            not_converged_flagged=sum(dropped),
+        )
     rel = np.asarray([p["rel"] for p in pairs])
     gd = [p["rel"] <= GD_TOL for p in pairs if p["opt"] == "gd"]
     sgd = [p["rel"] <= SGD_TOL for p in pairs if p["opt"] != "gd"]
     band = [p["in_band"] for p in pairs if p["opt"] != "gd" and p["in_band"] is not None]
     cases = {p["key"]: p["plateau"] for p in pairs}
+    flags = {p["key"]: p["flagged"] for p in pairs}
     known = [v for v in cases.values() if v is not None]
     return BackboneRow(
         backbone=backbone,
@@ -104,11 +149,18 @@ def _row(backbone: str, eps: float | None, pairs: list[dict[str, Any]]) -> Backb
         cases=len(cases),
         plateaued=int(sum(known)),
         plateau_known=len(known),
+        flagged=int(sum(flags.values())),
+        not_converged=len(dropped),
+        not_converged_flagged=int(sum(dropped)),
     )
 
 
-def backbone_rows(records: Sequence[Mapping[str, Any]]) -> tuple[BackboneRow, ...]:
+def backbone_rows(
+    records: Sequence[Mapping[str, Any]], *, regime: str | None = None
+) -> tuple[BackboneRow, ...]:
     """Per backbone: one pooled row (``eps=None``) then one row per ε, from ``ok`` records.
+
+    ``regime`` keeps only the records whose prediction reported that regime (e.g. ``"linear"``).
 
     Example:
         >>> rec = {"key": "k", "case": {"task": {"model": "tiny", "image_size": 8},
@@ -120,9 +172,15 @@ def backbone_rows(records: Sequence[Mapping[str, Any]]) -> tuple[BackboneRow, ..
         ('tiny@8', 1.0, 0.05, 1)
     """
     by: dict[tuple[str, float | None], list[dict[str, Any]]] = defaultdict(list)
+    dropped: dict[str, list[bool]] = defaultdict(list)
     for r in records:
+        if regime is not None and record_regime(r) != regime:
+            continue
         case = r["case"]
         label = backbone_label(case["task"])
+        if not _converged(r):
+            dropped[label].append(_flagged(r))
+            continue
         curve = (r.get("curves") or {}).get("real_loss")
         steps = case["hparams"].get("steps") or (len(curve) - 1 if curve else None)
         plateau = record_plateaued(r)
@@ -139,14 +197,15 @@ def backbone_rows(records: Sequence[Mapping[str, Any]]) -> tuple[BackboneRow, ..
                 "rel_T": diff / float(steps) if steps else float("nan"),
                 "in_band": in_band,
                 "plateau": plateau,
+                "flagged": _flagged(r),
             }
             by[(label, None)].append(pair)
             by[(label, float(e_key))].append(pair)
     rows = []
-    for label in sorted({k[0] for k in by}):
+    for label in sorted({k[0] for k in by} | set(dropped)):
         eps_list = sorted(e for (lab, e) in by if lab == label and e is not None)
-        for e in (None, *eps_list):
-            rows.append(_row(label, e, by[(label, e)]))
+        rows.append(_row(label, None, by[(label, None)], dropped[label]))
+        rows.extend(_row(label, e, by[(label, e)], []) for e in eps_list)
     return tuple(rows)
 
 
@@ -160,7 +219,7 @@ def backbone_table(rows: Sequence[BackboneRow], *, title: str) -> Any:
 
     t = Table(title=title)
     cols = ("backbone", "ε", "GD n", "GD ≤13%", "SGD n", "SGD ≤20%", "med rel", "p95 rel",
-            "med |Δ|/T", "SGD band", "plateaued")  # fmt: skip
+            "med |Δ|/T", "SGD band", "plateaued", "flagged", "not conv. (flagged)")  # fmt: skip
     for c in cols:
         t.add_column(c, justify="right")
     for r in rows:
@@ -176,5 +235,7 @@ def backbone_table(rows: Sequence[BackboneRow], *, title: str) -> Any:
             f"{r.median_rel_T:.1%}",
             _pct(r.band_coverage),
             f"{r.plateaued}/{r.plateau_known}",
+            f"{r.flagged}/{r.cases}",
+            "" if r.eps is not None else f"{r.not_converged} ({r.not_converged_flagged})",
         )
     return t

@@ -59,7 +59,8 @@ class BenchmarkSummary:
         n_cases: finished cases; n_failed: cases whose method failed (excluded);
             n_unavailable: cases that could not run here (missing data/weights; excluded).
         split: the half summarised; by_backbone: per backbone and ε
-            (:class:`~ttjax.benchmark.BackboneRow`).
+            (:class:`~ttjax.benchmark.BackboneRow`); by_backbone_linear: the same over the
+            cases whose prediction called itself linear (``linearity.regime``).
     """
 
     rows: tuple[ErrorRow, ...]
@@ -70,6 +71,7 @@ class BenchmarkSummary:
     n_unavailable: int = 0
     split: Split = Split.ALL
     by_backbone: tuple[BackboneRow, ...] = ()
+    by_backbone_linear: tuple[BackboneRow, ...] = ()
 
     def row(self, group: str) -> ErrorRow:
         """The row named ``group`` (``"all"``, ``"eps=0.1"``, ``"gd"``, ``"sgd eps=0.1"``...)."""
@@ -88,6 +90,7 @@ class BenchmarkSummary:
             "n_unavailable": self.n_unavailable,
             "split": self.split.value,
             "by_backbone": [dataclasses.asdict(r) for r in self.by_backbone],
+            "by_backbone_linear": [dataclasses.asdict(r) for r in self.by_backbone_linear],
         }
 
 
@@ -186,6 +189,7 @@ def summarize(
         n_unavailable=status.count(CaseStatus.UNAVAILABLE),
         split=split,
         by_backbone=backbone_rows(ok),
+        by_backbone_linear=backbone_rows(ok, regime="linear"),
     )
 
 
@@ -232,4 +236,7 @@ def format_summary(summary: BenchmarkSummary) -> str:
     if summary.by_backbone:
         title = f"Per backbone and ε (split {summary.split.value})"
         console.print(backbone_table(summary.by_backbone, title=title))
+    if summary.by_backbone_linear:
+        title = f"Cases the prediction called linear (split {summary.split.value})"
+        console.print(backbone_table(summary.by_backbone_linear, title=title))
     return console.export_text()
