@@ -7,8 +7,11 @@ The observed kernel scales κ_k = tr Θ(w_k) / tr Θ(w₀) after the first K rea
 * ``drifting``: the kernel moved by more; the dynamics follow the observed κ
   (``DriftModel.OBSERVED``) and the band is widened to cover κ held anywhere in the
   observed range [min κ_k, max κ_k] and at 1 (how κ evolves after step K is not observed).
-* ``edge_of_stability``: the observed κ carries η̃·κ·λ_max(ΘH) to the stability edge;
-  real runs then oscillate or spike before they settle — the band says so.
+* ``edge_of_stability``: the observed κ carries η̃·κ·λ_max(ΘH) to the stability edge, or
+  (SGD) the batch sharpness S_B puts the mini-batch steps past theirs, η̃·κ·S_B ≥ 2
+  (:func:`ttjax.dynamics.batch_edge_ratio`, κ the largest observed, 1 when unobserved); real
+  runs then oscillate or spike before they settle, which the linear model does not follow —
+  the warning says so.
 * ``unobserved``: no real steps were run (a fixed-kernel prediction, unchecked).
 """
 
@@ -28,8 +31,21 @@ STEADY = 0.2
 """|κ − 1| up to which the kernel is called steady (the run is in the linear regime)."""
 
 
-def classify(kappa: Floats | None, traj: Trajectories) -> str:
+def batch_edge(kappa: Floats | None, batch_edge_ratio: float | None) -> float | None:
+    """η̃·κ·S_B / edge with κ the largest observed scale (1 when none): ≥ 1 is past the edge."""
+    if batch_edge_ratio is None:
+        return None
+    top = 1.0 if kappa is None or len(kappa) == 0 else max(1.0, float(np.max(kappa)))
+    return float(batch_edge_ratio) * top
+
+
+def classify(
+    kappa: Floats | None, traj: Trajectories, batch_edge_ratio: float | None = None
+) -> str:
     """The regime name of the module docstring."""
+    edge = batch_edge(kappa, batch_edge_ratio)
+    if edge is not None and edge >= 1.0:
+        return "edge_of_stability"
     if kappa is None or len(kappa) == 0:
         return "unobserved"
     if traj.edge_of_stability_step is not None:
@@ -70,10 +86,16 @@ def report(
     predicted_loss: np.ndarray,
     module_scale: dict[str, float] | None = None,
     module_share: dict[str, float] | None = None,
+    batch_edge_ratio: float | None = None,
 ) -> dict[str, Any]:
-    """The ``linearity`` block of a prediction (JSON-friendly) with its one-line warning."""
-    regime = classify(kappa, traj)
+    """The ``linearity`` block of a prediction (JSON-friendly) with its one-line warning.
+
+    ``batch_edge_ratio``: :func:`ttjax.dynamics.batch_edge_ratio` at κ = 1 (SGD), reported
+    as ``batch_edge_ratio`` with the observed drift applied (:func:`batch_edge`).
+    """
+    regime = classify(kappa, traj, batch_edge_ratio)
     out: dict[str, Any] = {"regime": regime, "steady_tolerance": STEADY}
+    out["batch_edge_ratio"] = batch_edge(kappa, batch_edge_ratio)
     if kappa is not None and len(kappa):
         k = len(kappa)
         out["observed_steps"] = k
@@ -105,6 +127,14 @@ def report(
 def _warning(regime: str, info: dict[str, Any]) -> str | None:
     if regime in ("linear", "unobserved"):
         return None
+    edge = info.get("batch_edge_ratio")
+    if regime == "edge_of_stability" and edge is not None and edge >= 1.0:
+        return (
+            f"SGD past the edge of stability: the mini-batch steps' sharpness is {edge:.2g}× "
+            "their stability limit (batch sharpness; the full-batch check passes), so the real "
+            "run will spike before it settles, which the linearised model does not follow. "
+            "Use a smaller --lr or a larger --batch-size for a prediction that holds."
+        )
     kappa = info["kernel_scale_observed"]
     k = info["observed_steps"]
     moved = f"tr Θ moved to {kappa[-1]:.2f}× its start in {k} real steps"

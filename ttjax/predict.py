@@ -25,6 +25,7 @@ from .dynamics import (
     DynamicsConfig,
     Problem,
     Trajectories,
+    batch_edge_ratio,
     check_stability,
     simulate,
 )
@@ -127,9 +128,7 @@ def summarize_paths(
     for name, c in (("loss", traj.loss), ("error", traj.error)):
         q05, med, q95 = np.quantile(c, [0.05, 0.5, 0.95], axis=0)
         curves[name], curves[f"{name}_q05"], curves[f"{name}_q95"] = med, q05, q95
-    main, other = (
-        (traj.loss, traj.error) if criterion is Criterion.LOSS else (traj.error, traj.loss)
-    )
+    main, other = (traj.loss, traj.error)[:: 1 if criterion is Criterion.LOSS else -1]
     tt = {float(e): training_time_stats(epsilon_training_time(main, e)) for e in eps}
     tt_other = {float(e): training_time_stats(epsilon_training_time(other, e)) for e in eps}
     return curves, tt, tt_other
@@ -198,7 +197,9 @@ def predict_from_ntk(
             alts = {k[0]: solve(k)[1:3] for k in _linearity.alternative_scales(kappa)}
             tt, curves = _linearity.widen(tt, curves, list(alts.values()))
             tt_fixed = alts[1.0][1]  # κ held at 1 is the fixed kernel
+    edge = batch_edge_ratio(problem, hparams, key=jax.random.fold_in(key, 0xB5), config=dynamics)
     linearity = _linearity.report(
+        batch_edge_ratio=edge,
         kappa=kappa,
         observed_loss=None if observation is None else observation.loss,
         traj=traj,
@@ -328,10 +329,10 @@ def predict_training_time(
     """
     if len(task.labels) < 2:
         raise ConfigError("the task needs at least 2 training examples.")
-    k_ntk, k_time, k_dyn = jax.random.split(key, 3)
-    timing: dict[str, float] = {}
     if observe == 1 or observe < 0:
         raise ConfigError(f"observe must be 0 or ≥ 2 real steps, got {observe}.")
+    k_ntk, k_time, k_dyn = jax.random.split(key, 3)
+    timing: dict[str, float] = {}
     timer = None
     if observe:  # compile the real step in the background, overlapped with Θ (> 2 cores)
         from .train._timing import start_step_timing
@@ -390,11 +391,6 @@ def predict_training_time(
 
 
 __all__ = [
-    "Criterion",
-    "GridPoint",
-    "Prediction",
-    "predict_from_ntk",
-    "predict_grid",
-    "predict_training_time",
-    "task_ntk",
-]
+    "Criterion", "GridPoint", "Prediction", "predict_from_ntk", "predict_grid",
+    "predict_training_time", "task_ntk",
+]  # fmt: skip

@@ -12,6 +12,7 @@ from ._config import MomentumMode as MomentumMode
 from ._config import NoiseModel as NoiseModel
 from ._config import OdeSolver as OdeSolver
 from ._config import TimeMode as TimeMode
+from ._limits import batch_edge_ratio as batch_edge_ratio
 from ._problem import Problem as Problem
 from ._schedule import Schedule as Schedule
 from ._schedule import ScheduleKind as ScheduleKind
@@ -40,6 +41,7 @@ __all__ = [
     "ScheduleKind",
     "TimeMode",
     "Trajectories",
+    "batch_edge_ratio",
     "check_stability",
     "compile_count",
     "curvature",

@@ -6,6 +6,8 @@ import numpy as np
 
 from .._config import Hyperparams, Optimizer
 from .._errors import StabilityError
+from .._types import PRNGKey
+from ._batch_sharpness import batch_sharpness
 from ._config import DEFAULT_DYNAMICS, DynamicsConfig, MomentumMode, TimeMode
 from ._problem import Problem
 from ._stability import lr_limit
@@ -73,4 +75,36 @@ def check_stability(
     return limit
 
 
-__all__ = ["check_stability", "max_stable_lr"]
+def batch_edge_ratio(
+    problem: Problem,
+    hparams: Hyperparams,
+    *,
+    key: PRNGKey,
+    config: DynamicsConfig = DEFAULT_DYNAMICS,
+) -> float | None:
+    """η / η_max(S_B): how far SGD's mini-batch steps are toward their stability edge.
+
+    ``S_B`` is the batch sharpness (:func:`ttjax.dynamics._batch_sharpness.batch_sharpness`)
+    and η_max(S) the same limit as :func:`max_stable_lr` with S in place of λ_max(ΘH): a
+    ratio ≥ 1 means the average batch step is unstable at f₀ (the run will spike before it
+    settles). ``None`` for full-batch runs (GD, or a batch ≥ N), where
+    :func:`max_stable_lr` is the whole story.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from ttjax._config import Loss
+        >>> p = Problem(4.0 * jnp.eye(8), jnp.zeros((4, 2)), jnp.array([0, 1, 0, 1]),
+        ...             loss=Loss.MSE)
+        >>> hp = Hyperparams(optimizer=Optimizer.SGD, lr=0.5, batch_size=2)
+        >>> round(batch_edge_ratio(p, hp, key=jax.random.key(0)), 4)  # S_B = 2, limit 1
+        0.5
+    """
+    b = hparams.resolved_batch_size(problem.n)
+    if hparams.optimizer is not Optimizer.SGD or b >= problem.n:
+        return None
+    s = float(batch_sharpness(problem.theta, problem.f0, loss=problem.loss, batch_size=b, key=key))
+    exact = config.momentum is MomentumMode.EXACT
+    return float(hparams.lr / lr_limit(s, momentum=hparams.momentum, exact_momentum=exact))
+
+
+__all__ = ["batch_edge_ratio", "check_stability", "max_stable_lr"]
