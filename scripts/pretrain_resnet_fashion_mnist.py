@@ -6,7 +6,9 @@ keeps 32×32 feature maps in layer1 and is ~25× costlier per step on a CPU) on 
 classes 0–4 (T-shirt, trouser, pullover, dress, coat), with BatchNorm in *training* mode; the
 running statistics are then frozen by ``create_model``. Fine-tuning experiments then use the
 classes it never saw, 5–9 (the embedded ``sample`` task). To stay ~10 minutes on 2 CPU cores
-the training set is subsampled (``--per-class``, default 1000 of 6000 per class).
+the training set is subsampled (``--per-class``, default 1000 of 6000 per class). Flags only:
+the data and the loop are :func:`ttjax.benchmark._pretrain.source_subset` and
+:func:`ttjax.benchmark.pretrain` (SGD, momentum 0.9, cosine decay from ``--lr``).
 
 The checkpoint (params + batch_stats, ``ttjax.weights.save_flax_variables`` ``.npz``) goes to
 the ttjax cache dir and is loaded with ``--weights PATH`` / ``create_model(..., weights=PATH)``::
@@ -22,29 +24,12 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
-import numpy as np
-import optax
 
-from ttjax.data import resize_images
-from ttjax.data._sources import load_fashion_mnist
-from ttjax.models import create_model
-from ttjax.weights import cache_dir, save_flax_variables
-
-SOURCE_CLASSES = (0, 1, 2, 3, 4)
+from ttjax.benchmark import cache_dir, pretrain
+from ttjax.benchmark._pretrain import PretrainOptimizer, source_subset
 
 
-def _subset(split: str, per_class: int | None, size: int, seed: int) -> tuple[np.ndarray, ...]:
-    x, y = load_fashion_mnist(split)
-    rng = np.random.default_rng(seed)
-    idx = [np.flatnonzero(y == c) for c in SOURCE_CLASSES]
-    if per_class is not None:
-        idx = [rng.choice(i, min(per_class, len(i)), replace=False) for i in idx]
-    sel = rng.permutation(np.concatenate(idx))
-    return resize_images(x[sel], size), y[sel].astype(np.int32)
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--model", default="resnet18")
     parser.add_argument("--image-size", type=int, default=32)
@@ -55,56 +40,32 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="default: <cache dir>/resnet18_fmnist04.npz")
-    args = parser.parse_args()
-    from rich.progress import Progress
-
+    args = parser.parse_args(argv)
     t_start = time.perf_counter()
-    xtr, ytr = _subset("train", args.per_class, args.image_size, args.seed)
-    xte, yte = _subset("test", args.test_per_class, args.image_size, args.seed)
-    model = create_model(args.model, num_classes=len(SOURCE_CLASSES), image_size=args.image_size,
-                         weights=None, key=jax.random.key(args.seed))  # fmt: skip
-    module, pre = model.module, model.preprocess
-    opt = optax.sgd(optax.cosine_decay_schedule(args.lr, args.epochs * len(xtr) // args.batch_size),
-                    momentum=0.9)  # fmt: skip
-    params, stats = model.params, model.batch_stats
-    opt_state = opt.init(params)
-
-    @jax.jit
-    def step(params, stats, opt_state, x, y):  # type: ignore[no-untyped-def]
-        def loss_fn(p):  # type: ignore[no-untyped-def]
-            logits, upd = module.apply({"params": p, "batch_stats": stats}, pre(x), train=True,
-                                       mutable=["batch_stats"])  # fmt: skip
-            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), upd
-
-        (loss, upd), g = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = opt.update(g, opt_state, params)
-        return optax.apply_updates(params, updates), upd["batch_stats"], opt_state, loss
-
-    @jax.jit
-    def predict(params, stats, x):  # type: ignore[no-untyped-def]
-        logits = module.apply({"params": params, "batch_stats": stats}, pre(x), train=False)
-        return jnp.argmax(logits, -1)  # pyright: ignore[reportArgumentType]
-
-    steps_per_epoch = len(xtr) // args.batch_size
-    rng = np.random.default_rng(args.seed + 1)
-    with Progress() as bar:
-        task = bar.add_task("pretraining", total=args.epochs * steps_per_epoch)
-        for _ in range(args.epochs):
-            perm = rng.permutation(len(xtr))
-            for b in range(steps_per_epoch):
-                i = perm[b * args.batch_size : (b + 1) * args.batch_size]
-                params, stats, opt_state, loss = step(params, stats, opt_state, xtr[i], ytr[i])
-                bar.update(task, advance=1, description=f"pretraining loss {float(loss):.3f}")
-    correct = sum(int((np.asarray(predict(params, stats, xte[i:i + 500])) == yte[i:i + 500]).sum())
-                  for i in range(0, len(xte), 500))  # fmt: skip
-    out = Path(args.out) if args.out else cache_dir() / f"{args.model}_fmnist04.npz"
-    save_flax_variables(out, {"params": params, "batch_stats": stats})
-    print(
-        f"test accuracy on Fashion-MNIST classes 0-4: {correct / len(xte):.4f} "
-        f"({len(xte)} images); train images {len(xtr)}, {args.epochs} epochs; "
-        f"{time.perf_counter() - t_start:.0f} s; saved {out}"
+    size, seed = args.image_size, args.seed
+    xtr, ytr = source_subset("train", per_class=args.per_class, image_size=size, seed=seed)
+    xte, yte = source_subset("test", per_class=args.test_per_class, image_size=size, seed=seed)
+    res = pretrain(
+        model_name=args.model,
+        images=xtr,
+        labels=ytr,
+        test_images=xte,
+        test_labels=yte,
+        image_size=size,
+        path=Path(args.out) if args.out else cache_dir() / f"{args.model}_fmnist04.npz",
+        key=jax.random.key(seed),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        optimizer=PretrainOptimizer.SGD_COSINE,
     )
+    print(
+        f"test accuracy on Fashion-MNIST classes 0-4: {res.test_accuracy:.4f} "
+        f"({len(xte)} images); train images {res.train_examples}, {res.epochs} epochs; "
+        f"{time.perf_counter() - t_start:.0f} s; saved {res.path}"
+    )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -2,7 +2,9 @@
 
 The benchmark and the figure scripts fine-tune it on classes 5–9. Writes the weights to
 ``$TTJAX_CACHE/small_cnn_fmnist0-4_s28.npz`` (default ``~/.cache/ttjax``) and prints the test
-accuracy on the 5000 test images of classes 0–4. About 2–5 minutes on a 2-core CPU.
+accuracy on the 5000 test images of classes 0–4. About 2–5 minutes on a 2-core CPU. Flags only:
+the data and the loop are :func:`ttjax.benchmark._pretrain.source_subset` and
+:func:`ttjax.benchmark.pretrain` (Adam, lr 2e-3, batch 128).
 
     python scripts/pretrain_small_cnn.py [--per-class 3000] [--epochs 2] [--force]
 """
@@ -13,24 +15,11 @@ import argparse
 from pathlib import Path
 
 import jax
-import numpy as np
 
 from ttjax.benchmark import SMALL_CNN_FMNIST, cache_dir, pretrain
-from ttjax.data import load_source, resize_images
-from ttjax.data._sources import load_fashion_mnist
+from ttjax.benchmark._pretrain import PretrainOptimizer, source_subset
 
-SOURCE_CLASSES = (0, 1, 2, 3, 4)
 IMAGE_SIZE = 28
-
-
-def _subset(images: np.ndarray, labels: np.ndarray, per_class: int | None, seed: int):
-    rng = np.random.default_rng(seed)
-    idx = []
-    for c in SOURCE_CLASSES:
-        where = np.flatnonzero(labels == c)
-        idx.append(where if per_class is None else rng.choice(where, per_class, replace=False))
-    index = np.sort(np.concatenate(idx))
-    return resize_images(images[index], IMAGE_SIZE), labels[index].astype(np.int32)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,10 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.force and args.out is None and Path(out).is_file():
         print(f"{out} exists (use --force to retrain)")
         return 0
-    x, y = load_source("fashion_mnist")
-    xt, yt = load_fashion_mnist("test")
-    x, y = _subset(x, y, args.per_class, args.seed)
-    xt, yt = _subset(xt, yt, None, args.seed)
+    x, y = source_subset("train", per_class=args.per_class, image_size=IMAGE_SIZE, seed=args.seed)
+    xt, yt = source_subset("test", per_class=None, image_size=IMAGE_SIZE, seed=args.seed)
     res = pretrain(
         model_name="small_cnn",
         images=x,
@@ -59,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         path=out,
         key=jax.random.key(args.seed),
         epochs=args.epochs,
+        batch_size=128,
+        learning_rate=2e-3,
+        optimizer=PretrainOptimizer.ADAM,
     )
     print(
         f"saved {res.path}: test accuracy on classes 0–4 = {res.test_accuracy:.1%} "

@@ -11,8 +11,8 @@ from skimage import data
 from skimage.transform import resize
 
 from ttjax.models import create_model
+from ttjax.models._efficientnet import efficientnet_lite0_wheel_path
 from ttjax.weights import load_torch_checkpoint
-from ttjax.weights._sources import efficientnet_lite0_wheel_path
 
 
 def _photo(name: str) -> np.ndarray:

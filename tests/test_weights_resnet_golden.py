@@ -12,16 +12,15 @@ import numpy as np
 import pytest
 
 from ttjax._errors import WeightsError, WeightsNotFoundError
-from ttjax.models import ResNet18, ResNet34, create_model
-from ttjax.models._efficientnet import EfficientNetLite0
-from ttjax.weights import (
-    Checkpoint,
+from ttjax.models import (
+    EfficientNetLite0,
+    ResNet18,
+    ResNet34,
+    create_model,
     efficientnet_lite0_table,
-    fetch_checkpoint,
-    flax_to_torch,
     resnet_table,
-    torch_to_flax,
 )
+from ttjax.weights import Checkpoint, fetch_checkpoint, flax_to_torch, torch_to_flax
 
 GOLDEN = Path(__file__).parent / "golden"
 _spec = importlib.util.spec_from_file_location(

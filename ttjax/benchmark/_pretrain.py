@@ -1,8 +1,11 @@
 """Offline "pretrained" starting points: train a network on a source task and cache it.
 
 No ImageNet ResNet/CNN weights can be downloaded offline (docs: OFFLINE.md), so the benchmark's
-fast model is ``small_cnn`` pretrained on Fashion-MNIST classes 0–4 and fine-tuned on classes
-5–9 (a real source → target transfer, just a small one). The weights are written with
+models are pretrained here on Fashion-MNIST classes 0–4 (:func:`source_subset`) and fine-tuned on
+classes 5–9 (a real source → target transfer, just a small one): ``small_cnn`` at 28×28 with Adam
+(``scripts/pretrain_small_cnn.py``), ``resnet18`` at 32×32 with SGD + cosine decay
+(``scripts/pretrain_resnet_fashion_mnist.py``). Both scripts only parse flags and call
+:func:`pretrain`, the one pretraining loop. The weights are written with
 :func:`ttjax.weights.save_flax_variables` into the cache directory and referenced in benchmark
 configs as ``"cache:<file name>"`` so that configs (and their keys) do not depend on the machine.
 """
@@ -10,26 +13,28 @@ configs as ``"cache:<file name>"`` so that configs (and their keys) do not depen
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jaxtyping import Array, Float, Int, UInt8
 
 from .._errors import WeightsNotFoundError
-from .._types import PRNGKey
+from .._types import PRNGKey, PyTree
+from ..weights import cache_dir  # the benchmark cache is the weights cache (re-exported)
 
 SMALL_CNN_FMNIST = "cache:small_cnn_fmnist0-4_s28.npz"
 """Weights name of ``small_cnn`` pretrained on Fashion-MNIST 0–4 at 28×28 (see the script)."""
 
 CACHE_PREFIX = "cache:"
-
-
-def cache_dir() -> Path:
-    """``$TTJAX_CACHE`` or ``~/.cache/ttjax``."""
-    return Path(os.environ.get("TTJAX_CACHE", Path.home() / ".cache" / "ttjax"))
+SOURCE_CLASSES = (0, 1, 2, 3, 4)
+"""The Fashion-MNIST classes the offline models are pretrained on (T-shirt … coat)."""
 
 
 def resolve_weights(weights: str | None) -> str | None:
@@ -50,6 +55,75 @@ def resolve_weights(weights: str | None) -> str | None:
             f"`python scripts/{script}."
         )
     return str(path)
+
+
+def source_subset(
+    split: str, *, per_class: int | None, image_size: int, seed: int
+) -> tuple[UInt8[np.ndarray, "N S S 3"], Int[np.ndarray, " N"]]:
+    """The pretraining source task: Fashion-MNIST ``split`` restricted to :data:`SOURCE_CLASSES`.
+
+    Draws ``per_class`` images of each class (all of them when ``None`` or fewer exist) with
+    ``numpy.random.default_rng(seed)``, class by class, keeps them in file order and resizes
+    them to ``image_size``. Labels stay ``0..4``.
+
+    Raises:
+        DataError: Fashion-MNIST is not installed.
+    """
+    from ..data import resize_images
+    from ..data._sources import load_fashion_mnist
+
+    images, labels = load_fashion_mnist(split)
+    rng = np.random.default_rng(seed)
+    idx = []
+    for c in SOURCE_CLASSES:
+        where = np.flatnonzero(labels == c)
+        if per_class is not None:
+            where = rng.choice(where, min(per_class, len(where)), replace=False)
+        idx.append(where)
+    index = np.sort(np.concatenate(idx))
+    return resize_images(images[index], image_size), labels[index].astype(np.int32)
+
+
+class PretrainOptimizer(enum.Enum):
+    """The optimiser of :func:`pretrain`.
+
+    * ``ADAM``: ``optax.adam(lr)``, constant learning rate (``small_cnn``).
+    * ``SGD_COSINE``: ``optax.sgd`` with heavy-ball momentum 0.9 and ``lr`` decayed to 0 by a
+      cosine over all steps (``resnet18``).
+    """
+
+    ADAM = "adam"
+    SGD_COSINE = "sgd_cosine"
+
+
+def _optimizer(
+    kind: PretrainOptimizer, lr: float, total_steps: int
+) -> optax.GradientTransformation:
+    if kind is PretrainOptimizer.SGD_COSINE:
+        return optax.sgd(optax.cosine_decay_schedule(lr, max(total_steps, 1)), momentum=0.9)
+    return optax.adam(lr)
+
+
+def _make_step(module: Any, tx: optax.GradientTransformation, num_classes: int) -> Callable:
+    """One Adam/SGD step on the mean cross-entropy, BatchNorm in training mode (batch statistics,
+    running averages updated)."""
+
+    @jax.jit
+    def step(
+        params: PyTree, stats: PyTree, opt_state: Any, x: Float[Array, "B S S 3"], y: Array
+    ) -> tuple[PyTree, PyTree, Any, Array]:
+        def loss_fn(p: PyTree) -> tuple[Array, PyTree]:
+            logits, upd = module.apply(
+                {"params": p, "batch_stats": stats}, x, train=True, mutable=["batch_stats"]
+            )
+            onehot = jax.nn.one_hot(y, num_classes)
+            return optax.softmax_cross_entropy(logits, onehot).mean(), upd["batch_stats"]
+
+        (loss, new_stats), g = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = tx.update(g, opt_state, params)
+        return optax.apply_updates(params, updates), new_stats, opt_state, loss
+
+    return step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,48 +149,46 @@ def pretrain(
     epochs: int = 2,
     batch_size: int = 128,
     learning_rate: float = 2e-3,
+    optimizer: PretrainOptimizer = PretrainOptimizer.ADAM,
     progress: bool = True,
 ) -> PretrainResult:
-    """Train ``model_name`` from scratch with Adam and cross-entropy, BatchNorm in train mode.
+    """Train ``model_name`` from scratch on cross-entropy, BatchNorm in train mode; save it.
 
-    Labels must already be ``0..K−1``; images ``uint8 [N, S, S, 3]`` at ``image_size``. Saves
-    ``{"params", "batch_stats"}`` to ``path`` and returns the test accuracy.
+    ``key`` is split once into the initialisation key and the shuffling key; epoch ``e`` visits
+    the examples in the order ``permutation(fold_in(shuffle_key, e), N)``, in
+    ``N // batch_size`` full batches. The running BatchNorm statistics are then frozen by
+    ``create_model(..., weights=path)``.
+
+    Args:
+        model_name: a :func:`ttjax.models.available_models` name.
+        images: ``uint8 [N, S, S, 3]`` at ``image_size``.
+        labels: ``0..K−1`` (K = the number of classes of the pretraining head).
+        test_images, test_labels: the held-out set the accuracy is measured on.
+        image_size: ``S``.
+        path: where ``{"params", "batch_stats"}`` are written (``.npz``/``.msgpack``).
+        key: PRNG key.
+        epochs, batch_size, learning_rate, optimizer: the recipe (:class:`PretrainOptimizer`).
+        progress: show a progress bar.
+
+    Returns:
+        The saved path and the test accuracy.
     """
+    from rich.progress import Progress
+
     from ..models import create_model
-    from ..weights._flax_io import save_flax_variables
+    from ..weights import save_flax_variables
 
     num_classes = int(labels.max()) + 1
     k_init, k_shuffle = jax.random.split(key)
     model = create_model(
         model_name, num_classes=num_classes, image_size=image_size, weights=None, key=k_init
     )
-    module = model.module
-    tx = optax.adam(learning_rate)
-    params, stats = model.params, model.batch_stats
-    opt_state = tx.init(params)
-
-    @jax.jit
-    def step(params, stats, opt_state, x, y):
-        def loss_fn(p):
-            logits, upd = module.apply(
-                {"params": p, "batch_stats": stats}, x, train=True, mutable=["batch_stats"]
-            )
-            onehot = jax.nn.one_hot(y, num_classes)
-            return optax.softmax_cross_entropy(logits, onehot).mean(), upd["batch_stats"]
-
-        (loss, new_stats), g = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = tx.update(g, opt_state, params)
-        return optax.apply_updates(params, updates), new_stats, opt_state, loss
-
-    @jax.jit
-    def predict(params, stats, x):
-        logits = module.apply({"params": params, "batch_stats": stats}, x)
-        return jnp.argmax(jnp.asarray(logits), -1)
-
     n = len(labels)
     steps_per_epoch = n // batch_size
-    from rich.progress import Progress
-
+    tx = _optimizer(optimizer, learning_rate, epochs * steps_per_epoch)
+    step = _make_step(model.module, tx, num_classes)
+    params, stats = model.params, model.batch_stats
+    opt_state = tx.init(params)
     with Progress(disable=not progress) as bar:
         task = bar.add_task("pretraining", total=epochs * steps_per_epoch)
         for epoch in range(epochs):
@@ -128,11 +200,29 @@ def pretrain(
                     params, stats, opt_state, x, jnp.asarray(labels[idx])
                 )
                 bar.update(task, advance=1, description=f"epoch {epoch + 1} loss {float(loss):.3f}")
-    correct = 0
-    for i in range(0, len(test_labels), 500):
-        pred = predict(params, stats, model.preprocess(test_images[i : i + 500]))
-        correct += int(np.sum(np.asarray(pred) == test_labels[i : i + 500]))
+    accuracy = _accuracy(model.module, params, stats, model.preprocess, test_images, test_labels)
     out = save_flax_variables(path, {"params": params, "batch_stats": stats})
-    return PretrainResult(
-        path=out, test_accuracy=correct / len(test_labels), train_examples=n, epochs=epochs
-    )
+    return PretrainResult(path=out, test_accuracy=accuracy, train_examples=n, epochs=epochs)
+
+
+def _accuracy(
+    module: Any,
+    params: PyTree,
+    stats: PyTree,
+    preprocess: Callable[[np.ndarray], Array],
+    images: np.ndarray,
+    labels: np.ndarray,
+    chunk: int = 500,
+) -> float:
+    """Top-1 accuracy with BatchNorm in inference mode, ``chunk`` images at a time."""
+
+    @jax.jit
+    def predict(params: PyTree, stats: PyTree, x: Array) -> Array:
+        logits = module.apply({"params": params, "batch_stats": stats}, x)
+        return jnp.argmax(jnp.asarray(logits), -1)
+
+    correct = 0
+    for i in range(0, len(labels), chunk):
+        pred = predict(params, stats, preprocess(images[i : i + chunk]))
+        correct += int(np.sum(np.asarray(pred) == labels[i : i + chunk]))
+    return correct / len(labels)

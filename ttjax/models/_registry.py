@@ -1,11 +1,9 @@
-"""``create_model``: the model registry, weights loading and the frozen-BN closure."""
+"""``create_model``: the registry of :class:`ModelSpec`, weights loading, the frozen-BN closure."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
-from collections.abc import Callable
 
 import flax.linen as nn
 import jax
@@ -13,39 +11,26 @@ import jax.numpy as jnp
 
 from .._errors import ConfigError
 from .._types import PRNGKey, PyTree
+from ..weights import load_pretrained_variables, merge_backbone
 from ._conv import ConvImpl, resolve_conv_impl
-from ._efficientnet import EfficientNetLite0
-from ._model import Model, PreprocessFn
-from ._preprocess import efficientnet_lite_normalize, imagenet_normalize, unit_normalize
-from ._resnet import ResNet18, ResNet34, Stem
-from ._small import SmallCNN, TinyCNN
-
-
-@dataclasses.dataclass(frozen=True)
-class _Spec:
-    make: Callable[..., nn.Module]  # (num_classes=, conv_impl=) -> module
-    preprocess: PreprocessFn
-    family: str  # selects the torch name map: "resnet", "efficientnet_lite0" or "none"
-    min_size: int  # smallest input the network accepts
-
+from ._efficientnet import EFFICIENTNET_LITE0
+from ._model import Model
+from ._resnet import RESNET18, RESNET18_CIFAR, RESNET34, RESNET34_CIFAR
+from ._small import SMALL_CNN, TINY
+from ._spec import ModelSpec
 
 HEAD_SALT = 0x4EAD  # the head is initialised from fold_in(key, HEAD_SALT)
 
-_SPECS: dict[str, _Spec] = {
-    "tiny": _Spec(TinyCNN, unit_normalize, "none", 1),
-    "small_cnn": _Spec(SmallCNN, unit_normalize, "none", 4),
-    "resnet18": _Spec(ResNet18, imagenet_normalize, "resnet", 32),
-    "resnet34": _Spec(ResNet34, imagenet_normalize, "resnet", 32),
-    "resnet18_cifar": _Spec(
-        functools.partial(ResNet18, stem=Stem.CIFAR), imagenet_normalize, "resnet", 8
-    ),
-    "resnet34_cifar": _Spec(
-        functools.partial(ResNet34, stem=Stem.CIFAR), imagenet_normalize, "resnet", 8
-    ),
-    "efficientnet_lite0": _Spec(
-        EfficientNetLite0, efficientnet_lite_normalize, "efficientnet_lite0", 32
-    ),
+_SPECS: dict[str, ModelSpec] = {
+    "tiny": TINY,
+    "small_cnn": SMALL_CNN,
+    "resnet18": RESNET18,
+    "resnet34": RESNET34,
+    "resnet18_cifar": RESNET18_CIFAR,
+    "resnet34_cifar": RESNET34_CIFAR,
+    "efficientnet_lite0": EFFICIENTNET_LITE0,
 }
+"""The registry: each name's network, preprocessing, smallest input and checkpoint spec."""
 
 
 def available_models() -> tuple[str, ...]:
@@ -56,12 +41,6 @@ def available_models() -> tuple[str, ...]:
         True
     """
     return tuple(_SPECS)
-
-
-def _load_backbone(name: str, family: str, weights: str | os.PathLike[str]) -> tuple[PyTree, str]:
-    from ..weights._pretrained import load_pretrained_variables
-
-    return load_pretrained_variables(model_name=name, family=family, weights=weights)
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -146,9 +125,9 @@ def create_model(
     if weights is None:
         variables = dict(_init(module, key, jnp.zeros(dummy.shape, dummy.dtype)))
     else:
-        from ..weights._merge import merge_backbone
-
-        loaded, description = _load_backbone(name, spec.family, weights)
+        loaded, description = load_pretrained_variables(
+            model_name=name, checkpoint=spec.checkpoint, weights=weights
+        )
         variables = merge_backbone(dict(abstract), loaded, source=description)
     variables["params"] = {**variables["params"], "head": _fresh_head(abstract, key)}
     params = variables["params"]

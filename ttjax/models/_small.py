@@ -1,7 +1,9 @@
 """Small CNNs: ``tiny`` (one residual block, for tests) and ``small_cnn`` (~93 k params).
 
 Both use :class:`~ttjax.models._conv.Conv` and BatchNorm (inference mode unless
-``train=True``), global average pooling and a fresh ``Dense`` head named ``head``.
+``train=True``), global average pooling and a fresh ``Dense`` head named ``head``. Neither has
+a torch layout nor ImageNet weights: pretrained weights are flax variables files (e.g. from
+:func:`ttjax.benchmark.pretrain`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ._conv import Conv, ConvImpl
+from ._preprocess import unit_normalize
+from ._spec import ModelSpec
 
 _PAD1 = ((1, 1), (1, 1))
 
@@ -91,3 +95,7 @@ class SmallCNN(nn.Module):
                 x = nn.relu(x)
         x = jnp.mean(x, axis=(1, 2))
         return nn.Dense(self.num_classes, name="head")(x)
+
+
+TINY = ModelSpec(make=TinyCNN, preprocess=unit_normalize, min_size=1)
+SMALL_CNN = ModelSpec(make=SmallCNN, preprocess=unit_normalize, min_size=4)

