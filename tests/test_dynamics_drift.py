@@ -200,3 +200,48 @@ def test_a_drifting_run_is_flagged_with_a_wider_band():
     assert pred.curves["loss"][-1] > simulate(p, hp).loss[0, -1]
     s = pred.training_time[0.1]
     assert s.q05 <= s.median <= s.q95
+
+
+def test_gradient_scale_matches_dense_jacobians_and_is_one_for_a_linear_model():
+    """κ^g_k = [gₖᵀΘ(wₖ)gₖ / gₖᵀΘ₀gₖ] / [g₀ᵀΘ₀g₀ / g₀ᵀΘ₀g₀] with Θ(w) from dense Jacobians."""
+    c, size = 3, 4
+    model, task = _linear_model(c, size), _task(4, c, size)
+    hp = Hyperparams(optimizer=Optimizer.GD, lr=0.05, steps=20)
+    x = model.preprocess(task.images)
+
+    def theta_at(params, apply_fn):
+        jac = jax.jacobian(lambda p: apply_fn(p, x).reshape(-1))(params)
+        flat = jnp.concatenate(
+            [j.reshape(j.shape[0], -1) for j in jax.tree_util.tree_leaves(jac)], 1
+        )
+        return np.asarray(flat, np.float64) @ np.asarray(flat, np.float64).T
+
+    obs = observe_steps(model, task, hp, key=jax.random.key(1), steps=3)
+    theta0 = theta_at(model.params, model.apply_fn)
+    np.testing.assert_allclose(obs.gradient_scale(theta0), 1.0, rtol=1e-4)  # Θ never moves
+    # a non-linear model (tanh hidden layer): the kernel moves; compare with dense Θ(w_k)
+    k1, k2 = jax.random.split(jax.random.key(4))
+    params = {"w1": jax.random.normal(k1, (size * size * 3, 8)) / 7.0,
+              "w2": jax.random.normal(k2, (8, c))}  # fmt: skip
+
+    def mlp(p, xb):
+        return jnp.tanh(xb.reshape(xb.shape[0], -1) @ p["w1"]) @ p["w2"]
+
+    net = types.SimpleNamespace(**{**vars(model), "params": params, "apply_fn": mlp})
+    hp = Hyperparams(optimizer=Optimizer.GD, lr=2.0, steps=20)
+    obs = observe_steps(net, task, hp, key=jax.random.key(1), steps=3)
+    th0 = theta_at(params, mlp)
+    got = obs.gradient_scale(th0)
+    from ttjax.train._step import make_optimizer, make_step
+
+    step = jax.jit(make_step(mlp, hp, num_examples=len(task.labels)))
+    p, st, want, y = params, make_optimizer(hp).init(params), [], jnp.asarray(task.labels)
+    g = lambda q: np.asarray(jax.grad(lambda f: losses.mean_loss(f, y, loss=hp.loss))(mlp(q, x)))  # noqa: E731
+    g0 = g(p).reshape(-1)
+    for t in range(3):
+        p, st, _ = step(p, st, x, y, jax.random.key(0), jnp.asarray(t))
+        gk = g(p).reshape(-1)
+        want.append((gk @ theta_at(p, mlp) @ gk) / (gk @ th0 @ gk) / 1.0)
+    assert abs(float(g0 @ th0 @ g0) / float(obs.grad_sq[0]) - 1.0) < 1e-4
+    np.testing.assert_allclose(got, want, rtol=2e-3)  # float32 model vs float64 Jacobians
+    assert np.max(np.abs(np.asarray(want) - 1.0)) > 0.01  # and the kernel did move

@@ -22,13 +22,25 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from .dynamics import Trajectories
+from .dynamics import DriftModel, Trajectories
 from .training_time import TrainingTimeStats, eps_key
 
 Floats: TypeAlias = Sequence[float] | np.ndarray
 
 STEADY = 0.2
 """|κ − 1| up to which the kernel is called steady (the run is in the linear regime)."""
+
+
+def observed_scale(observation: Any, theta: Any, drift: DriftModel) -> np.ndarray | None:
+    """The κ_1..κ_K the dynamics follow: by the trace, or along the gradient (``GRADIENT``;
+    the trace when the gradients were not recorded); None without an observation."""
+    if observation is None:
+        return None
+    if drift is DriftModel.GRADIENT:
+        g = observation.gradient_scale(theta)
+        if g is not None:
+            return g
+    return np.asarray(observation.kernel_scale)
 
 
 def batch_edge(kappa: Floats | None, batch_edge_ratio: float | None) -> float | None:
@@ -87,11 +99,14 @@ def report(
     module_scale: dict[str, float] | None = None,
     module_share: dict[str, float] | None = None,
     batch_edge_ratio: float | None = None,
+    trace_scale: Floats | None = None,
 ) -> dict[str, Any]:
     """The ``linearity`` block of a prediction (JSON-friendly) with its one-line warning.
 
     ``batch_edge_ratio``: :func:`ttjax.dynamics.batch_edge_ratio` at κ = 1 (SGD), reported
     as ``batch_edge_ratio`` with the observed drift applied (:func:`batch_edge`).
+    ``trace_scale``: the trace's κ_k when the dynamics followed another observed scale
+    (``kappa``, e.g. along the gradient), reported beside it.
     """
     regime = classify(kappa, traj, batch_edge_ratio)
     out: dict[str, Any] = {"regime": regime, "steady_tolerance": STEADY}
@@ -100,6 +115,8 @@ def report(
         k = len(kappa)
         out["observed_steps"] = k
         out["kernel_scale_observed"] = [float(v) for v in kappa]
+        if trace_scale is not None:
+            out["trace_scale_observed"] = [float(v) for v in trace_scale]
         out["kernel_scale_cap"] = traj.scale_cap if np.isfinite(traj.scale_cap) else None
         out["edge_of_stability_step"] = traj.edge_of_stability_step
     if observed_loss is not None and len(observed_loss):

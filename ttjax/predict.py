@@ -175,7 +175,7 @@ def predict_from_ntk(
     timing = dict(timing_s or {})
     if problem is None:
         problem = Problem.from_ntk(ntk, labels, loss=hparams.loss)
-    kappa = None if observation is None else observation.kernel_scale
+    kappa = _linearity.observed_scale(observation, problem.theta, dynamics.drift)
 
     def solve(scale):
         traj = simulate(
@@ -200,6 +200,7 @@ def predict_from_ntk(
     edge = batch_edge_ratio(problem, hparams, key=jax.random.fold_in(key, 0xB5), config=dynamics)
     linearity = _linearity.report(
         batch_edge_ratio=edge,
+        trace_scale=None if observation is None else observation.kernel_scale,
         kappa=kappa,
         observed_loss=None if observation is None else observation.loss,
         traj=traj,

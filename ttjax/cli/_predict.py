@@ -47,9 +47,10 @@ def add_dynamics_flags(parser: argparse.ArgumentParser) -> None:
                    default=None,
                    help="exact heavy ball or the paper's η/(1−m) (default: exact in discrete "
                    "time, effective_lr in continuous time)")  # fmt: skip
-    g.add_argument("--drift", choices=["observed", "none"], default="observed",
+    g.add_argument("--drift", choices=["observed", "gradient", "none"], default="observed",
                    help="kernel drift: follow tr Θ measured over the first --observe real "
-                   "steps, or the paper's fixed kernel (default: %(default)s)")  # fmt: skip
+                   "steps, or its scale along the loss gradient, or the paper's fixed kernel "
+                   "(default: %(default)s)")  # fmt: skip
     g.add_argument("--observe", type=int, default=4, metavar="K",
                    help="real steps run to time a step and measure the kernel's drift "
                    "(≥ 2; 0 = none: fixed kernel, no wall-clock) "

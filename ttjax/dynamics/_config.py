@@ -73,10 +73,15 @@ class DriftModel(enum.Enum):
       carry the step past the stability edge (η̃·κ·λ_max(ΘH) ≥ 2) it is held just below it:
       the network self-stabilises there ("edge of stability"), and the prediction says so.
       Without observations (``kernel_scale=None``) the kernel stays fixed.
+    * ``GRADIENT``: the same, with κ_k measured along the loss gradient instead of by the
+      trace: κ^g_k = ‖∇_w L(w_k)‖² / g_kᵀΘ₀g_k (normalised at w₀; g = ∇_f L), the scale at
+      which the drifting model's loss-decrease rate is exact at the observed points
+      (:meth:`ttjax.train.Observation.gradient_scale`).
     * ``NONE``: the paper's fixed kernel Θ₀ (the plain linearised model).
     """
 
     OBSERVED = "observed"
+    GRADIENT = "gradient"
     NONE = "none"
 
 

@@ -15,6 +15,19 @@ z_i ∈ {±1}^C (Hutchinson: unbiased for Σ_{i∈S} Σ_c ‖∂f_ic/∂w‖²; 
 k, so the ratio's noise is mostly common-mode). The linearised model assumes κ ≡ 1; the
 dynamics (``DriftModel.OBSERVED``) follow the observed κ instead, and κ far from 1 is
 the diagnostic that the prediction is outside the lazy regime.
+
+The trace weighs every direction of Θ alike; the loss only feels Θ along its gradient,
+dL/dt = −η̃ gᵀ Θ_t g with g = ∇_f L. So each observed point also records the full-set
+gradient ‖∇_w L(w_k)‖² = g_kᵀ Θ(w_k) g_k and g_k itself, from which
+:meth:`Observation.gradient_scale` gives the kernel's scale *along the gradient*
+
+.. math::
+
+    \\kappa^{g}_k = \\frac{\\|\\nabla_w L(w_k)\\|^2 / g_k^\\top \\Theta_0 g_k}
+                       {\\|\\nabla_w L(w_0)\\|^2 / g_0^\\top \\Theta_0 g_0}
+
+(normalised by its value at w₀, so an approximate Θ₀'s bias cancels to first order): the
+scalar κ that makes a drifting model's loss-decrease rate exact at the observed points.
 """
 
 from __future__ import annotations
@@ -28,7 +41,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._config import Hyperparams
+from .. import losses as _losses
+from .._config import Hyperparams, Loss
 from .._errors import ConfigError
 from .._types import PRNGKey, PyTree
 from ..data import Task
@@ -49,6 +63,9 @@ class Observation:
         step_time_s: median seconds of one compiled step (the steps after ``warmup``).
         compile_s: seconds to compile the step.
         probe_s: seconds spent estimating tr Θ (all K + 1 points).
+        grad_sq: ‖∇_w L(w_k)‖² of the full-set loss at w_0 … w_K, ``[K + 1]`` (None when
+            not measured).
+        loss_grad: g_k = ∇_f L(f(w_k)) on the full set at w_0 … w_K, ``[K + 1, N, C]``.
     """
 
     loss: np.ndarray
@@ -58,6 +75,22 @@ class Observation:
     step_time_s: float
     compile_s: float
     probe_s: float
+    grad_sq: np.ndarray | None = None
+    loss_grad: np.ndarray | None = None
+
+    def gradient_scale(self, theta: Any) -> np.ndarray | None:
+        """κ^g_k for k = 1..K against the kernel ``theta`` = Θ₀ ``[N·C, N·C]`` (module
+        docstring); None when the gradients were not recorded or gᵀΘ₀g vanishes."""
+        if self.grad_sq is None or self.loss_grad is None:
+            return None
+        g = np.asarray(self.loss_grad, np.float64).reshape(len(self.grad_sq), -1)
+        th = np.asarray(theta, np.float64)
+        quad = np.einsum("ki,ij,kj->k", g, th, g)
+        sq = np.asarray(self.grad_sq, np.float64)
+        if not np.all(quad > 0) or not np.all(np.isfinite(sq)) or sq[0] <= 0:
+            return None
+        ratio = sq / quad
+        return ratio[1:] / ratio[0]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict."""
@@ -69,6 +102,7 @@ class Observation:
             "step_time_s": self.step_time_s,
             "compile_s": self.compile_s,
             "probe_s": self.probe_s,
+            "grad_sq": None if self.grad_sq is None else self.grad_sq.tolist(),
         }
 
 
@@ -134,6 +168,45 @@ def trace_probe(
     return trace
 
 
+def gradient_probe(
+    apply_fn: Callable[[PyTree, jax.Array], jax.Array],
+    x: jax.Array,
+    y: jax.Array,
+    *,
+    loss: Loss,
+) -> Callable[[PyTree], tuple[float, np.ndarray]]:
+    """A function ``w ↦ (‖∇_w L(w)‖², ∇_f L(f(w)))`` of the full-set mean loss (one jit).
+
+    ``‖∇_w L‖² = gᵀ Θ(w) g`` with ``g = ∇_f L`` (Θ = J Jᵀ, J = ∂f/∂w): the kernel's size
+    along the loss gradient.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from ttjax._config import Loss
+        >>> f = lambda w, x: x @ w                      # Θ = (x xᵀ) ⊗ I
+        >>> x = jax.random.normal(jax.random.key(0), (5, 3))
+        >>> y = jnp.array([0, 1, 0, 1, 1])
+        >>> sq, g = gradient_probe(f, x, y, loss=Loss.MSE)(jnp.zeros((3, 2)))
+        >>> theta = jnp.kron(x @ x.T, jnp.eye(2))
+        >>> round(sq / float(g.reshape(-1) @ theta @ g.reshape(-1)), 5)
+        1.0
+    """
+
+    @jax.jit
+    def info(p: PyTree) -> tuple[jax.Array, jax.Array]:
+        f, vjp = jax.vjp(lambda q: apply_fn(q, x), p)
+        g_f = jax.grad(lambda out: _losses.mean_loss(out, y, loss=loss))(f)
+        (g_w,) = vjp(g_f)
+        sq = sum(jnp.vdot(a, a) for a in jax.tree_util.tree_leaves(g_w))
+        return jnp.asarray(sq), g_f
+
+    def probe(p: PyTree) -> tuple[float, np.ndarray]:
+        sq, g_f = info(p)
+        return float(sq), np.asarray(g_f)
+
+    return probe
+
+
 def observe_steps(
     model: Any,
     task: Task,
@@ -181,9 +254,11 @@ def observe_steps(
     step, compile_s = compiled.step, compiled.compile_s
     params, opt_state, x, y, k_step = compiled.args
     probe = trace_probe(model.apply_fn, x, num_classes=task.num_classes, key=k_probe, subset=subset)
+    grad_info = gradient_probe(model.apply_fn, x, y, loss=hparams.loss)
     t0 = time.perf_counter()
     parts0 = probe(params)
     tr0 = sum(parts0.values())
+    grads = [grad_info(params)]
     probe_s = time.perf_counter() - t0
     losses, scales, times = [], [], []
     parts = parts0
@@ -198,6 +273,7 @@ def observe_steps(
         t0 = time.perf_counter()
         parts = probe(params)
         scales.append(sum(parts.values()) / tr0 if tr0 > 0 else 1.0)
+        grads.append(grad_info(params))
         probe_s += time.perf_counter() - t0
     return Observation(
         loss=np.asarray(losses),
@@ -207,7 +283,9 @@ def observe_steps(
         step_time_s=float(np.median(times)),
         compile_s=float(compile_s),
         probe_s=probe_s,
+        grad_sq=np.asarray([g[0] for g in grads]),
+        loss_grad=np.stack([g[1] for g in grads]),
     )
 
 
-__all__ = ["Observation", "observe_steps", "trace_probe"]
+__all__ = ["Observation", "gradient_probe", "observe_steps", "trace_probe"]
