@@ -131,3 +131,15 @@ def test_prediction_with_hparams_schedule_equals_the_dynamics_config_one(
             dynamics=DynamicsConfig(schedule=SCHEDULES[1]),
             key=jax.random.key(0),
         )
+
+
+def test_lr_schedule_flag_parses_to_the_schedule() -> None:
+    from ttjax.cli._task_flags import parse_schedule
+
+    assert parse_schedule("constant") == Schedule()
+    assert parse_schedule("step:3,7:0.5") == SCHEDULES[0]
+    assert parse_schedule("step:3,7") == Schedule(kind=ScheduleKind.STEP, milestones=(3, 7))
+    assert parse_schedule("cosine:0.1") == SCHEDULES[1]
+    for bad in ("bogus", "step", "step:a", "cosine:x", "constant:1"):
+        with pytest.raises(ConfigError, match="--lr-schedule"):
+            parse_schedule(bad)
