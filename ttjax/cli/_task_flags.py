@@ -26,6 +26,7 @@ from .._errors import ConfigError
 from .._schedule import Schedule, ScheduleKind
 from .._types import PRNGKey
 from ..data import Task
+from ..models import Model
 from ..training_time import parse_eps
 
 DEFAULTS: dict[str, Any] = {
@@ -108,7 +109,7 @@ class ResolvedTask:
         config: JSON-friendly dict of every resolved flag (for ``--json``).
     """
 
-    model: Any
+    model: Model
     task: Task
     hparams: Hyperparams
     eps: tuple[float, ...]
