@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from jaxtyping import Array, Float
 
@@ -137,3 +139,23 @@ class Hyperparams:
             # constant-lr runs are those written before schedules existed
             **({"schedule": self.schedule.to_dict()} if self.scheduled else {}),
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Hyperparams:
+        """Inverse of :meth:`to_dict` (a missing ``schedule`` is the constant one).
+
+        Example:
+            >>> hp = Hyperparams(lr=0.1, steps=8, schedule=Schedule(kind=ScheduleKind.COSINE))
+            >>> Hyperparams.from_dict(hp.to_dict()) == hp
+            True
+        """
+        batch, schedule = d["batch_size"], d.get("schedule")
+        return cls(
+            optimizer=Optimizer(d["optimizer"]),
+            lr=float(d["lr"]),
+            momentum=float(d["momentum"]),
+            batch_size=None if batch is None else int(batch),
+            steps=int(d["steps"]),
+            loss=Loss(d["loss"]),
+            schedule=Schedule() if schedule is None else Schedule.from_dict(schedule),
+        )

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import jax.numpy as jnp
 from jaxtyping import Array, Float
@@ -103,3 +105,19 @@ class Schedule:
             "gamma": self.gamma,
             "final_fraction": self.final_fraction,
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Schedule:
+        """Inverse of :meth:`to_dict`.
+
+        Example:
+            >>> s = Schedule(kind=ScheduleKind.STEP, milestones=(2, 5), gamma=0.5)
+            >>> Schedule.from_dict(s.to_dict()) == s
+            True
+        """
+        return cls(
+            kind=ScheduleKind(d["kind"]),
+            milestones=tuple(int(m) for m in d["milestones"]),
+            gamma=float(d["gamma"]),
+            final_fraction=float(d["final_fraction"]),
+        )
