@@ -3,8 +3,9 @@
 For each pair N0 → N (MSE loss, full-batch GD) it compares four loss curves and their Tε:
 
 * ``extrapolated``: Θ0 on the N0 subset → power laws for λ_k and p_k
-  (:func:`ttjax.extrapolate.extrapolate_from_subset`, supplementary §D) → the eigenbasis GD curve
-  (:func:`ttjax.extrapolate.mse_loss_curve`); needs only f0 on the N samples (one forward pass);
+  (:func:`ttjax.extrapolate.subset_to_full` then ``.extrapolate``, supplementary §D) → the
+  eigenbasis GD curve (:func:`ttjax.extrapolate.mse_loss_curve`); needs only f0 on the N samples
+  (one forward pass);
 * ``real``: real fine-tuning on the N samples (:func:`ttjax.finetune`);
 * ``full``: the same eigenbasis curve from the full Θ on N (reference: what linearisation alone
   gets, so ``extrapolated`` − ``full`` is the extrapolation error, ``full`` − ``real`` the
@@ -44,9 +45,9 @@ from ttjax.extrapolate import (
     ExtrapolatedSpectrum,
     ExtrapolationConfig,
     Spectrum,
-    extrapolate_from_subset,
-    mse_loss_curve,
+    SubsetToFull,
     spectrum_from_ntk,
+    subset_to_full,
 )
 
 CURVES = ("real", "extrapolated", "extrap_paper", "full", "subset")
@@ -124,16 +125,6 @@ def nested_tasks(setting: Setting, sizes: list[int], seed: int) -> dict[int, ttj
     return tasks
 
 
-def forward(model: ttjax.Model, task: ttjax.Task, chunk: int = 512) -> np.ndarray:
-    """Pretrained logits f0 ``[N, C]`` (chunked forward pass)."""
-    apply = jax.jit(model.apply_fn)
-    parts = [
-        np.asarray(apply(model.params, model.preprocess(task.images[i : i + chunk])))
-        for i in range(0, task.num_examples, chunk)
-    ]
-    return np.concatenate(parts).astype(np.float64)
-
-
 def training_times(curve: np.ndarray | None, eps: tuple[float, ...]) -> dict[float, int | None]:
     """Tε of a loss curve for each ε (None where the curve is missing)."""
     if curve is None:
@@ -149,10 +140,7 @@ def rel_err(pred: int | None, ref: int | None) -> float | None:
 
 
 def alpha_sweep(
-    th0: Any,
-    labels: np.ndarray,
-    f0: np.ndarray,
-    full_labels: np.ndarray,
+    pair: SubsetToFull,
     cfg: ExtrapolationConfig,
     keep: int,
     hp: ttjax.Hyperparams,
@@ -161,16 +149,8 @@ def alpha_sweep(
     """Tε of the extrapolated curve for α ∈ {0, 0.1, 0.15, 0.2, fitted} (sensitivity)."""
     out: dict[str, Any] = {}
     for alpha in (0.0, 0.1, 0.15, 0.2, None):
-        ex = extrapolate_from_subset(
-            np.asarray(th0.theta),
-            np.asarray(th0.f0),
-            labels,
-            f0=f0,
-            labels=full_labels,
-            config=dataclasses.replace(cfg, alpha=alpha, keep_head=keep),
-        )
-        curve = mse_loss_curve(ex.spectrum, effective_lr=hp.effective_lr, steps=hp.steps)
-        tt = training_times(curve, eps)
+        ex = pair.extrapolate(dataclasses.replace(cfg, alpha=alpha, keep_head=keep))
+        tt = training_times(pair.loss_curve(ex.spectrum, hp), eps)
         out["fitted" if alpha is None else str(alpha)] = {
             "alpha": ex.alpha,
             "training_time": {str(e): tt[e] for e in eps},
@@ -181,7 +161,7 @@ def alpha_sweep(
 def run_pair(
     model: ttjax.Model,
     tasks: dict[int, ttjax.Task],
-    ntks: dict[int, Any],
+    ntks: dict[int, ttjax.NtkResult],
     n0: int,
     n: int,
     *,
@@ -192,45 +172,26 @@ def run_pair(
     """All curves, spectra and Tε of one pair N0 → N."""
     timing: dict[str, float] = {}
     sub_task, task = tasks[n0], tasks[n]
-    th0 = ntks[n0]
-    sub = spectrum_from_ntk(np.asarray(th0.theta), np.asarray(th0.f0), sub_task.labels)
-    limit = 2.0 * n0 / float(sub.eigenvalues[0])
+    t0 = time.perf_counter()
+    pair = subset_to_full(model, ntks[n0], sub_task, task, chunk=512)  # the forward pass on N
+    sub = pair.subset_spectrum
+    limit = pair.subset_stable_lr
     lr = args.lr if args.lr is not None else args.lr_frac * limit
     hp = ttjax.Hyperparams(
         optimizer=ttjax.Optimizer.GD, lr=lr, steps=setting.steps, loss=ttjax.Loss.MSE
     )
-
-    t0 = time.perf_counter()
-    f0 = forward(model, task)
-    onehot = np.eye(setting.classes)[task.labels]
-    residual = float(np.sum((onehot - f0) ** 2))
+    residual = pair.residual_norm_sq
     cfg = ExtrapolationConfig(k0=setting.k0, alpha=args.alpha)
     fit_lo = max(1, round(cfg.fit_range[0] * n0 * setting.classes))
     keep = fit_lo - 1 if args.keep_head is None else args.keep_head
-    ex: ExtrapolatedSpectrum = extrapolate_from_subset(
-        np.asarray(th0.theta),
-        np.asarray(th0.f0),
-        sub_task.labels,
-        f0=f0,
-        labels=task.labels,
-        config=dataclasses.replace(cfg, keep_head=keep),
-    )
-    paper = extrapolate_from_subset(
-        np.asarray(th0.theta),
-        np.asarray(th0.f0),
-        sub_task.labels,
-        f0=f0,
-        labels=task.labels,
-        config=dataclasses.replace(cfg, keep_head=0),
-    )
+    ex: ExtrapolatedSpectrum = pair.extrapolate(dataclasses.replace(cfg, keep_head=keep))
+    paper = pair.extrapolate(dataclasses.replace(cfg, keep_head=0))
     curves: dict[str, np.ndarray | None] = {
-        "extrapolated": mse_loss_curve(ex.spectrum, effective_lr=hp.effective_lr, steps=hp.steps),
-        "subset": mse_loss_curve(sub, effective_lr=hp.effective_lr, steps=hp.steps),
+        "extrapolated": pair.loss_curve(ex.spectrum, hp),
+        "subset": pair.loss_curve(sub, hp),
     }
     try:  # the paper's variant: the power law for every k, including the top ones
-        curves["extrap_paper"] = mse_loss_curve(
-            paper.spectrum, effective_lr=hp.effective_lr, steps=hp.steps
-        )
+        curves["extrap_paper"] = pair.loss_curve(paper.spectrum, hp)
     except ttjax.StabilityError as err:
         curves["extrap_paper"] = None
         print(f"  extrap_paper (keep_head=0): {err}")
@@ -240,7 +201,7 @@ def run_pair(
     if n in ntks:
         th = ntks[n]
         full = spectrum_from_ntk(np.asarray(th.theta), np.asarray(th.f0), task.labels)
-        curves["full"] = mse_loss_curve(full, effective_lr=hp.effective_lr, steps=hp.steps)
+        curves["full"] = pair.loss_curve(full, hp)
     else:
         curves["full"] = None
 
@@ -276,7 +237,7 @@ def run_pair(
             "extrapolated": [float(x) for x in ex.spectrum.projections / n],
             "full": None if full is None else [float(x) for x in full.projections / n],
         },
-        "alpha_sweep": alpha_sweep(th0, sub_task.labels, f0, task.labels, cfg, keep, hp, eps),
+        "alpha_sweep": alpha_sweep(pair, cfg, keep, hp, eps),
         "fit_range_k": [fit_lo, round(cfg.fit_range[1] * n0 * setting.classes)],
         "real_step_time_s": real.step_time_s,
         "real_train_time_s": real.train_time_s,
@@ -420,7 +381,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     model = build_model(spec, key=k_head)
 
-    ntks: dict[int, Any] = {}
+    ntks: dict[int, ttjax.NtkResult] = {}
     ntk_time: dict[str, float] = {}
     need = {n0 for n0, _ in setting.pairs} | {n for _, n in setting.pairs if n <= args.full_max}
     for n in sorted(need):

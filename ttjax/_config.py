@@ -9,8 +9,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+from collections.abc import Mapping
+from typing import Any
+
+from jaxtyping import Array, Float
 
 from ._errors import ConfigError
+from ._schedule import Schedule, ScheduleKind
 
 
 class Optimizer(enum.Enum):
@@ -49,6 +54,9 @@ class Hyperparams:
         batch_size: |B|; ignored (set to N) for GD.
         steps: T, number of optimisation steps (≥ 1).
         loss: CE or MSE (mean over examples).
+        schedule: the learning-rate schedule s(t), η_t = η · s(t) at update t = 0 … T − 1
+            (:class:`ttjax.Schedule`, default constant). ``finetune`` applies it through optax
+            and the dynamics read it from here (:meth:`learning_rate`).
 
     Example:
         >>> hp = Hyperparams(optimizer=Optimizer.SGD, lr=0.01, momentum=0.9, batch_size=32)
@@ -62,6 +70,7 @@ class Hyperparams:
     batch_size: int | None = None
     steps: int = 150
     loss: Loss = Loss.CE
+    schedule: Schedule = dataclasses.field(default_factory=Schedule)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.lr) and self.lr > 0):
@@ -81,6 +90,26 @@ class Hyperparams:
     def effective_lr(self) -> float:
         """Effective learning rate η̃ = η / (1 − m) (paper §3.1, supplementary E)."""
         return self.lr / (1.0 - self.momentum)
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether the learning rate changes over the run (a non-constant :attr:`schedule`)."""
+        return self.schedule.kind is not ScheduleKind.CONSTANT
+
+    def learning_rate(self, t: Float[Array, "*T"]) -> Float[Array, "*T"]:
+        """η_t = η · s(t), the learning rate of update t (optax convention: the first is t = 0).
+
+        The one definition both sides use: ``finetune`` passes it to optax as the schedule, the
+        dynamics step with ``η̃ · s(t)`` (:class:`ttjax.dynamics.DynamicsConfig`).
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> hp = Hyperparams(lr=0.1, steps=4, schedule=Schedule(
+            ...     kind=ScheduleKind.STEP, milestones=(2,), gamma=0.5))
+            >>> [round(float(v), 3) for v in hp.learning_rate(jnp.arange(4.0))]
+            [0.1, 0.1, 0.05, 0.05]
+        """
+        return self.lr * self.schedule.factor(t, total_steps=self.steps)
 
     def resolved_batch_size(self, n: int) -> int:
         """The batch size actually used on a training set of ``n`` examples.
@@ -106,4 +135,27 @@ class Hyperparams:
             "batch_size": self.batch_size,
             "steps": self.steps,
             "loss": self.loss.value,
+            # only a scheduled run carries the key: the documents (and benchmark keys) of
+            # constant-lr runs are those written before schedules existed
+            **({"schedule": self.schedule.to_dict()} if self.scheduled else {}),
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Hyperparams:
+        """Inverse of :meth:`to_dict` (a missing ``schedule`` is the constant one).
+
+        Example:
+            >>> hp = Hyperparams(lr=0.1, steps=8, schedule=Schedule(kind=ScheduleKind.COSINE))
+            >>> Hyperparams.from_dict(hp.to_dict()) == hp
+            True
+        """
+        batch, schedule = d["batch_size"], d.get("schedule")
+        return cls(
+            optimizer=Optimizer(d["optimizer"]),
+            lr=float(d["lr"]),
+            momentum=float(d["momentum"]),
+            batch_size=None if batch is None else int(batch),
+            steps=int(d["steps"]),
+            loss=Loss(d["loss"]),
+            schedule=Schedule() if schedule is None else Schedule.from_dict(schedule),
+        )

@@ -5,7 +5,8 @@ with the slope correction ``λ̂_k/N = c k^{−s+α(N0/N−1)}`` and the project
 ``p̂_k = a k^{−b}`` pinned by
 ``Σ p̂_k = ‖δy‖²`` (:func:`extrapolate_spectrum`) → the loss curve
 ``L_t = (1/2N) Σ_k p̂_k (1 − η̃ λ̂_k/N)^{2t}`` (:func:`mse_loss_curve`) → Tε.
-The whole pipeline from a subset's Θ0 is :func:`extrapolate_from_subset`; :func:`surrogate_ntk`
+The whole pipeline from a subset's Θ0 is :func:`extrapolate_from_subset` (from a model:
+:func:`subset_to_full`, which runs the forward pass on N); :func:`surrogate_ntk`
 turns its spectrum into a Θ̂ on N that any dynamics (CE, SGD) can run on — what
 ``predict_training_time(ntk_subset=N0)`` / ``ttjax predict --ntk-subset N0`` do
 (:func:`subset_task_ntk`).
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 from ._extrapolate._curve import mse_loss_curve as mse_loss_curve
 from ._extrapolate._curve import spectrum_training_time as spectrum_training_time
+from ._extrapolate._pipeline import SubsetToFull as SubsetToFull
+from ._extrapolate._pipeline import subset_to_full as subset_to_full
 from ._extrapolate._power_law import PowerLaw as PowerLaw
 from ._extrapolate._power_law import fit_power_law as fit_power_law
 from ._extrapolate._power_law import fit_projection_tail as fit_projection_tail
@@ -34,6 +37,7 @@ from ._extrapolate._spectrum import extrapolate_spectrum as extrapolate_spectrum
 from ._extrapolate._spectrum import spectrum_from_ntk as spectrum_from_ntk
 from ._extrapolate._subset import SurrogateNtk as SurrogateNtk
 from ._extrapolate._subset import extrapolate_from_subset as extrapolate_from_subset
+from ._extrapolate._subset import forward_logits as forward_logits
 from ._extrapolate._subset import stratified_subset as stratified_subset
 from ._extrapolate._subset import subset_task_ntk as subset_task_ntk
 from ._extrapolate._subset import surrogate_ntk as surrogate_ntk
@@ -43,15 +47,18 @@ __all__ = [
     "ExtrapolationConfig",
     "PowerLaw",
     "Spectrum",
+    "SubsetToFull",
     "SurrogateNtk",
     "extrapolate_from_subset",
     "extrapolate_spectrum",
     "fit_power_law",
     "fit_projection_tail",
+    "forward_logits",
     "mse_loss_curve",
     "spectrum_from_ntk",
     "spectrum_training_time",
     "stratified_subset",
     "subset_task_ntk",
+    "subset_to_full",
     "surrogate_ntk",
 ]

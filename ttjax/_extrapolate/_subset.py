@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import jax
 import numpy as np
@@ -26,6 +25,10 @@ from jaxtyping import Float, Int
 
 from .._config import Loss
 from .._errors import ConfigError
+from .._protocols import Network
+from .._types import Images
+from ..data import Task
+from ..ntk import NtkConfig
 from ._spectrum import ExtrapolatedSpectrum, ExtrapolationConfig, extrapolate_spectrum
 
 DEFAULT_EXTRAPOLATION = ExtrapolationConfig()
@@ -196,12 +199,12 @@ def surrogate_ntk(
 
 
 def subset_task_ntk(
-    model: Any,
-    task: Any,
+    model: Network,
+    task: Task,
     n0: int,
     *,
     loss: Loss,
-    ntk_config: Any = None,
+    ntk_config: NtkConfig | None = None,
     extrapolation: ExtrapolationConfig | None = None,
     key: jax.Array,
     progress: bool = False,
@@ -245,8 +248,9 @@ def subset_task_ntk(
     return ntk, timing
 
 
-def forward_logits(model: Any, images: np.ndarray, *, chunk: int = 256) -> np.ndarray:
-    """Pretrained outputs ``[N, C]`` (float64) of ``model`` on uint8 ``images``, in chunks."""
+def forward_logits(model: Network, images: Images, *, chunk: int = 256) -> Float[np.ndarray, "N C"]:
+    """Pretrained outputs ``f0 = apply_fn(params, preprocess(x))`` ``[N, C]`` (float64) of
+    ``model`` on uint8 ``images``, ``chunk`` images per jitted call (bounded activations)."""
     apply = jax.jit(model.apply_fn)
     parts = [
         np.asarray(apply(model.params, model.preprocess(images[i : i + chunk])))

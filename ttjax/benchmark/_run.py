@@ -19,7 +19,10 @@ import jax
 import numpy as np
 
 from .._errors import TTJaxError
+from .._progress import progress_bar
 from .._types import Images, Labels, PRNGKey
+from ..data import Task
+from ..models import Model
 from ..training_time import eps_key, epsilon_training_time
 from ._backbone_summary import plateaued
 from ._case import BenchmarkCase, TaskSpec
@@ -40,7 +43,7 @@ def _source(data: str, class_subset: tuple[int, ...] | None) -> tuple[Images, La
     return images, labels
 
 
-def build_task(spec: TaskSpec) -> Any:
+def build_task(spec: TaskSpec) -> Task:
     """The :class:`ttjax.data.Task` of a spec (sources are cached across cases)."""
     from ..data import sample_task
 
@@ -56,7 +59,7 @@ def build_task(spec: TaskSpec) -> Any:
     )
 
 
-def build_model(spec: TaskSpec, *, key: PRNGKey) -> Any:
+def build_model(spec: TaskSpec, *, key: PRNGKey) -> Model:
     """``create_model`` for a spec (fresh head from ``key``)."""
     from ..models import create_model
     from ._pretrain import resolve_weights
@@ -87,7 +90,10 @@ def evaluate_case(case: BenchmarkCase, key: PRNGKey) -> dict[str, Any]:
     set-up is timed
     separately and excluded from both.
     """
-    from ..predict import predict_training_time
+    from .._convergence import classify_run
+    from ..dynamics import Problem, check_stability
+    from ..ntk import NtkConfig, NtkMethod
+    from ..predict import predict_training_time, task_ntk
     from ..train import finetune
 
     k_head, k_pred, k_train = jax.random.split(key, 3)
@@ -95,17 +101,12 @@ def evaluate_case(case: BenchmarkCase, key: PRNGKey) -> dict[str, Any]:
     task = build_task(case.task)
     model = build_model(case.task, key=k_head)
     t1 = time.perf_counter()
-    from .._convergence import classify_run
-    from ..dynamics import Problem, check_stability
-    from ..ntk import NtkConfig, NtkMethod
-    from ..predict import task_ntk
-
     k_ntk, k_pred = jax.random.split(k_pred)
     ntk = task_ntk(model, task, config=NtkConfig(method=NtkMethod(case.ntk_method)), key=k_ntk)
     hparams = case.hparams
+    problem = Problem.from_ntk(ntk, task.labels, loss=hparams.loss)  # once: λ_max, noise factor
     limit = None
     if case.lr_fraction is not None:
-        problem = Problem.from_ntk(ntk, task.labels, loss=hparams.loss)
         limit = check_stability(problem, dataclasses.replace(hparams, lr=1e-12))
         hparams = dataclasses.replace(hparams, lr=case.lr_fraction * limit)
     pred = predict_training_time(
@@ -115,6 +116,7 @@ def evaluate_case(case: BenchmarkCase, key: PRNGKey) -> dict[str, Any]:
         eps=case.eps,
         paths=case.paths,
         ntk=ntk,
+        problem=problem,
         key=k_pred,
         progress=False,
         measure_time=False,
@@ -203,16 +205,10 @@ def run_benchmark(
             record.update(status=error_status(err).value, error=message)
         append_record(path, record)
 
-    if progress and todo:
-        from rich.progress import Progress
-
-        with Progress() as bar:
-            task = bar.add_task(f"benchmark ({len(done)} done before)", total=len(todo))
-            for case in todo:
-                bar.update(task, description=case.task.label()[:40])
-                one(case)
-                bar.advance(task)
-    else:
+    label = f"benchmark ({len(done)} done before)"
+    with progress_bar(progress and bool(todo), len(todo), label, unit="cases") as tick:
         for case in todo:
+            tick.describe(case.task.label()[:40])
             one(case)
+            tick()
     return read_records(path)

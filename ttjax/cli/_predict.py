@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import ConfigError, DataError
+from ..dynamics import DynamicsConfig
+from ..ntk import NtkConfig
 from ._task_flags import add_task_flags, resolve_task
 
 DEFAULT_PATHS = 128
@@ -59,10 +61,10 @@ def add_dynamics_flags(parser: argparse.ArgumentParser) -> None:
                    help="Tε from the loss or the error curve (default: %(default)s)")  # fmt: skip
 
 
-def resolve_dynamics_flags(args: argparse.Namespace) -> tuple[Any, Any]:
+def resolve_dynamics_flags(args: argparse.Namespace) -> tuple[NtkConfig, DynamicsConfig]:
     """(NtkConfig, DynamicsConfig) from the flags."""
-    from ..dynamics import DriftModel, DynamicsConfig, MomentumMode, NoiseModel, TimeMode
-    from ..ntk import NtkConfig, NtkMethod
+    from ..dynamics import DriftModel, MomentumMode, NoiseModel, TimeMode
+    from ..ntk import NtkMethod
 
     if args.paths < 1:
         raise ConfigError(f"--paths must be ≥ 1, got {args.paths}.")

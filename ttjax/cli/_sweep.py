@@ -73,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from .._progress import stage
     from ..dynamics import Problem
+    from ..dynamics._config import with_schedule_of
     from ..predict import Criterion, predict_grid, task_ntk
     from ._report import write_json
 
@@ -99,8 +101,8 @@ def run(args: argparse.Namespace) -> int:
     ntk = task_ntk(rt.model, rt.task, config=ntk_config, key=k_ntk, progress=not args.no_progress)
     timing["ntk"] = time.perf_counter() - start
     problem = Problem.from_ntk(ntk, rt.task.labels, loss=rt.hparams.loss)
-    start = time.perf_counter()
-    with console.status(f"solving {len(lrs) * len(momenta) * len(batches)} settings"):
+    text = f"solving {len(lrs) * len(momenta) * len(batches)} settings"
+    with stage(timing, "solve", enabled=not args.no_progress, text=text):
         points = predict_grid(
             problem,
             lrs=lrs,
@@ -109,11 +111,10 @@ def run(args: argparse.Namespace) -> int:
             steps=rt.hparams.steps,
             eps=eps,
             paths=args.paths,
-            dynamics=dyn,
+            dynamics=with_schedule_of(dyn, rt.hparams.schedule),  # --lr-schedule
             criterion=Criterion(args.criterion),
             key=k_dyn,
         )
-    timing["solve"] = time.perf_counter() - start
     timing["total"] = time.perf_counter() - t0
 
     table = Table(

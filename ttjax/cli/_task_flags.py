@@ -23,8 +23,10 @@ import jax
 
 from .._config import Hyperparams, Loss, Optimizer
 from .._errors import ConfigError
+from .._schedule import Schedule, ScheduleKind
 from .._types import PRNGKey
 from ..data import Task
+from ..models import Model
 from ..training_time import parse_eps
 
 DEFAULTS: dict[str, Any] = {
@@ -80,6 +82,10 @@ def add_task_flags(parser: argparse.ArgumentParser) -> None:
                    help="T, optimisation steps (default: %(default)s)")  # fmt: skip
     h.add_argument("--loss", choices=[lo.value for lo in Loss], default=DEFAULTS["loss"],
                    help="ce (cross-entropy) or mse (default: %(default)s)")  # fmt: skip
+    h.add_argument("--lr-schedule", default="constant", metavar="SCHEDULE",
+                   help="η_t = η·s(t): constant, step:M1,M2[:GAMMA] (× GAMMA, default 0.1, at "
+                   "each milestone step) or cosine[:ALPHA] (decay to ALPHA·η at T) "
+                   "(default: %(default)s)")  # fmt: skip
     o = parser.add_argument_group("outputs")
     o.add_argument("--eps", default=DEFAULTS["eps"],
                    help="ε list for Tε = min{t : L_t − L_T ≤ ε (L_0 − L_T)} "
@@ -103,7 +109,7 @@ class ResolvedTask:
         config: JSON-friendly dict of every resolved flag (for ``--json``).
     """
 
-    model: Any
+    model: Model
     task: Task
     hparams: Hyperparams
     eps: tuple[float, ...]
@@ -148,6 +154,30 @@ def check_benchmark_flags(args: argparse.Namespace) -> None:
     check_output_path(out, what="--out")
     if args.summary_json:
         check_output_path(args.summary_json, what="--summary-json")
+
+
+def parse_schedule(text: str) -> Schedule:
+    """``--lr-schedule``: ``constant``, ``step:M1,M2[:GAMMA]`` or ``cosine[:ALPHA]``.
+
+    Example:
+        >>> parse_schedule("step:50,100:0.5").to_dict()["milestones"]
+        [50, 100]
+    """
+    kind, _, rest = str(text).strip().partition(":")
+    usage = "use constant, step:M1,M2[:GAMMA] or cosine[:ALPHA], e.g. --lr-schedule step:50,100"
+    try:
+        if kind == ScheduleKind.CONSTANT.value and not rest:
+            return Schedule()
+        if kind == ScheduleKind.STEP.value and rest:
+            steps, _, gamma = rest.partition(":")
+            milestones = tuple(int(m) for m in steps.split(",") if m.strip())
+            return Schedule(kind=ScheduleKind.STEP, milestones=milestones,
+                            gamma=float(gamma) if gamma else 0.1)  # fmt: skip
+        if kind == ScheduleKind.COSINE.value:
+            return Schedule(kind=ScheduleKind.COSINE, final_fraction=float(rest) if rest else 0.0)
+    except ValueError:
+        pass
+    raise ConfigError(f"--lr-schedule {text!r} is not a schedule; {usage}.")
 
 
 def check_output_flags(args: argparse.Namespace) -> None:
@@ -198,6 +228,7 @@ def resolve_task(args: argparse.Namespace) -> ResolvedTask:
         batch_size=args.batch_size,
         steps=int(args.steps),
         loss=Loss(args.loss),
+        schedule=parse_schedule(getattr(args, "lr_schedule", "constant")),
     )
     if hparams.optimizer is Optimizer.GD and args.batch_size is not None:
         n = args.classes * args.per_class

@@ -11,7 +11,7 @@ import dataclasses
 import enum
 
 from .._errors import ConfigError
-from ._schedule import Schedule
+from .._schedule import Schedule, ScheduleKind
 
 
 class TimeMode(enum.Enum):
@@ -101,7 +101,9 @@ class DynamicsConfig:
         noise_model: SGD noise model (:class:`NoiseModel`); unused for GD.
         momentum: how momentum is modelled (:class:`MomentumMode`); ``None`` (default)
             resolves to ``EXACT`` in discrete time and ``EFFECTIVE_LR`` in continuous time.
-        schedule: learning-rate schedule η̃(t) = η̃ · s(t) (:class:`Schedule`).
+        schedule: deprecated alias of ``Hyperparams.schedule`` (where a schedule belongs: the
+            real run reads it there too). Used only when ``hparams.schedule`` is constant;
+            :func:`with_schedule_of` resolves the two.
         drift: how the kernel's drift is modelled (:class:`DriftModel`).
         drift_bounds: (lowest, highest) kernel scale κ_t the drift model accepts (observed
             values outside are clipped).
@@ -171,6 +173,26 @@ class DynamicsConfig:
             "mse_closed_form": self.mse_closed_form,
             "check_stability": self.check_stability,
         }
+
+
+def with_schedule_of(config: DynamicsConfig, schedule: Schedule) -> DynamicsConfig:
+    """``config`` stepping with ``schedule`` (the run's, ``Hyperparams.schedule``).
+
+    The run's schedule wins; ``config.schedule`` (the older place) still applies when the run's
+    is constant, so ``DynamicsConfig(schedule=s)`` with a constant-lr ``Hyperparams`` predicts
+    exactly what ``Hyperparams(schedule=s)`` does.
+
+    Raises:
+        ConfigError: both are set and differ.
+    """
+    if schedule.kind is ScheduleKind.CONSTANT or schedule == config.schedule:
+        return config
+    if config.schedule.kind is not ScheduleKind.CONSTANT:
+        raise ConfigError(
+            f"two learning-rate schedules: Hyperparams.schedule={schedule.to_dict()} and "
+            f"DynamicsConfig.schedule={config.schedule.to_dict()}; set it once, on Hyperparams."
+        )
+    return dataclasses.replace(config, schedule=schedule)
 
 
 DEFAULT_DYNAMICS = DynamicsConfig()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +17,7 @@ from jaxtyping import Array, Float, Int
 
 from .._config import Loss
 from .._errors import DataError
+from .._protocols import Kernel
 from ._noise import class_trace_noise_factor, diagonal_noise_factor, eigen_factor
 from ._stability import Curvature, curvature
 
@@ -82,9 +82,11 @@ class Problem:
             object.__setattr__(self, "features", feats)
 
     @classmethod
-    def from_ntk(cls, ntk: Any, labels: Any, *, loss: Loss) -> Problem:
+    def from_ntk(
+        cls, ntk: Kernel, labels: Int[np.ndarray, " N"] | Int[Array, " N"], *, loss: Loss
+    ) -> Problem:
         """From an :class:`ttjax.ntk.NtkResult` (``theta``, ``f0``, ``features``) and labels."""
-        feats = getattr(ntk, "features", None)
+        feats = ntk.features
         return cls(
             jnp.asarray(ntk.theta),
             jnp.asarray(ntk.f0),

@@ -31,6 +31,7 @@ from ._config import (
     MomentumMode,
     NoiseModel,
     TimeMode,
+    with_schedule_of,
 )
 from ._drift import EDGE_MARGIN, kernel_scale_schedule
 from ._limits import check_stability, max_stable_lr, stable_lr
@@ -199,6 +200,7 @@ def simulate(
             f"the problem was built for loss={problem.loss.value} but hparams.loss="
             f"{hparams.loss.value}; build the Problem with loss=hparams.loss."
         )
+    config = with_schedule_of(config, hparams.schedule)  # η̃_t = η̃ · s(t), the run's schedule
     bsz = hparams.resolved_batch_size(problem.n)
     stochastic = hparams.optimizer is Optimizer.SGD and bsz < problem.n
     if stochastic and key is None:

@@ -21,10 +21,19 @@ from jaxtyping import Float
 from .._config import Hyperparams
 from .._convergence import RunStatus, classify_run
 from .._errors import DataError, StabilityError
+from .._progress import progress_bar
 from .._types import PRNGKey, PyTree
 from ..data import Task
 from ..training_time import epsilon_training_time
-from ._step import block, chunk_eval_data, compile_timed, make_eval, make_optimizer, make_step
+from ._step import (
+    applied_learning_rate,
+    block,
+    chunk_eval_data,
+    compile_timed,
+    make_eval,
+    make_optimizer,
+    make_step,
+)
 
 EVAL_CHUNK = 256
 """Examples per chunk of the full-set evaluation (bounds its activation memory)."""
@@ -44,6 +53,8 @@ class FinetuneResult:
         eval_time_s: total seconds of the T + 1 full-set evaluations (not part of training).
         hparams: the hyper-parameters used; ``batch_size``: the batch actually used.
         num_examples: N; ``params``: the fine-tuned parameters.
+        learning_rate: η_t, the rate update t = 0 … T − 1 used, read back from the optimiser
+            (``hparams.learning_rate(t)`` when a schedule is set; η otherwise).
         status: (property) :func:`ttjax.classify_run` of ``loss``: ``CONVERGED``, or
             ``DIVERGED`` (blew up without NaN) / ``NOT_DECREASING`` (L_T ≥ L_0): Tε ``None``.
     """
@@ -58,6 +69,7 @@ class FinetuneResult:
     batch_size: int
     num_examples: int
     params: PyTree = None
+    learning_rate: Float[np.ndarray, " T"] | None = None
 
     @property
     def status(self) -> RunStatus:
@@ -128,7 +140,8 @@ def finetune(
     """Fine-tune ``model`` on ``task`` for T steps; record the full-set curves after every step.
 
     Implements the update of :mod:`ttjax.train._step` (optax SGD, momentum m, GD = full batch,
-    SGD batches drawn with ``fold_in(key, t)``) and evaluates the mean loss and error on all N
+    SGD batches drawn with ``fold_in(key, t)``, learning rate ``η_t = hparams.learning_rate(t)``
+    under a schedule) and evaluates the mean loss and error on all N
     training examples at t = 0 … T (so each curve has T + 1 points). A run that blows up
     without NaN is returned with ``status`` ``DIVERGED`` (:func:`ttjax.classify_run`).
 
@@ -164,6 +177,7 @@ def finetune(
     loss = np.empty(steps + 1)
     error = np.empty(steps + 1)
     step_times = np.empty(steps)
+    rates = np.empty(steps)
     eval_time = 0.0
 
     def record(t: int, p: PyTree) -> None:
@@ -180,15 +194,16 @@ def finetune(
             )
 
     record(0, params)
-    with _progress(progress, steps) as advance:
+    with progress_bar(progress, steps, "fine-tuning") as tick:
         for t in range(steps):
             t0 = time.perf_counter()
             params, opt_state, _ = block(
                 step(params, opt_state, x, y, key, jnp.asarray(t, jnp.int32))
             )
             step_times[t] = time.perf_counter() - t0
+            rates[t] = applied_learning_rate(opt_state, hparams)
             record(t + 1, params)
-            advance(loss[t + 1], error[t + 1])
+            tick(status=f"loss {loss[t + 1]:.4f}  error {error[t + 1]:.3f}")
 
     return FinetuneResult(
         loss=loss,
@@ -201,38 +216,5 @@ def finetune(
         batch_size=batch,
         num_examples=n,
         params=params,
+        learning_rate=rates,
     )
-
-
-class _progress:
-    """A rich progress bar showing the current full-set loss/error (or nothing)."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled, self.total = enabled, total
-        self._bar: Any = None
-
-    def __enter__(self) -> Any:
-        if not self.enabled:
-            return lambda loss, err: None
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._bar = Progress(
-            TextColumn("fine-tuning"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} steps"),
-            TextColumn("{task.fields[status]}"),
-            TimeRemainingColumn(),
-            transient=False,
-        )
-        self._bar.__enter__()
-        task_id = self._bar.add_task("finetune", total=self.total, status="")
-        bar = self._bar
-
-        def advance(loss: float, err: float) -> None:
-            bar.update(task_id, advance=1, status=f"loss {loss:.4f}  error {err:.3f}")
-
-        return advance
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)

@@ -33,8 +33,28 @@ StepFn = Callable[..., tuple[PyTree, Any, Array]]
 
 
 def make_optimizer(hparams: Hyperparams) -> optax.GradientTransformation:
-    """optax ``sgd(lr, momentum=m)`` (heavy ball, no Nesterov); ``momentum=None`` when m = 0."""
-    return optax.sgd(hparams.lr, momentum=hparams.momentum or None)
+    """optax ``sgd(lr, momentum=m)`` (heavy ball, no Nesterov); ``momentum=None`` when m = 0.
+
+    A scheduled run (``hparams.schedule`` not constant) gets the schedule
+    ``η_t = hparams.learning_rate(t)`` through ``optax.inject_hyperparams``, so the optimiser
+    state records the rate of the last update (``opt_state.hyperparams["learning_rate"]``,
+    :func:`applied_learning_rate`); a constant lr builds the same optimiser as before.
+    """
+    momentum = hparams.momentum or None
+    if not hparams.scheduled:
+        return optax.sgd(hparams.lr, momentum=momentum)
+
+    def rate(count: Array) -> Array:
+        return hparams.learning_rate(jnp.asarray(count, jnp.float32))
+
+    return optax.inject_hyperparams(optax.sgd)(learning_rate=rate, momentum=momentum)
+
+
+def applied_learning_rate(opt_state: Any, hparams: Hyperparams) -> float:
+    """The learning rate the last update used (η for a constant schedule)."""
+    if not hparams.scheduled:
+        return float(hparams.lr)
+    return float(np.asarray(opt_state.hyperparams["learning_rate"]))
 
 
 def make_step(

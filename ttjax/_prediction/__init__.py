@@ -1,0 +1,11 @@
+"""The prediction core (public names via :mod:`ttjax.predict` and :mod:`ttjax`).
+
+* :mod:`._core`: :func:`predict` — a :class:`ttjax.dynamics.Problem` and the run's
+  :class:`ttjax.Hyperparams` → a :class:`Prediction` (the one single-prediction path);
+* :mod:`._task`: Θ of a model on a task (:func:`task_ntk`) and the whole pipeline from a model
+  and a task (:func:`predict_training_time`);
+* :mod:`._result` / :mod:`._json`: the immutable result and its ``--json`` document;
+* :mod:`._summary`: per-path curves → median/quantile curves and Tε statistics.
+
+The grid (Tε over lr × momentum × batch size) is :mod:`ttjax._sweep`.
+"""

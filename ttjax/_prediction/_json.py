@@ -1,0 +1,51 @@
+"""The ``--json`` document of a prediction (docs/ARCHITECTURE.md, "JSON"): keys and layout."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..training_time import eps_key
+
+if TYPE_CHECKING:
+    from ._result import Prediction
+
+JsonDict = dict[str, Any]
+"""A JSON-friendly mapping (values: str, numbers, None, lists and such mappings)."""
+
+
+def prediction_document(pred: Prediction, eps_text: Sequence[str] | None = None) -> JsonDict:
+    """``config``, ``curves``, ``training_time`` (keys: ε as given), wall-clock, timings,
+    ``stability``, ``method`` and ``linearity`` of ``pred``.
+
+    ``eps_text``: the ε keys as the user wrote them (``"0.1"``, ``".1"``); default
+    :func:`ttjax.training_time.eps_key` of each ε.
+    """
+    keys = list(eps_text) if eps_text is not None else [eps_key(e) for e in pred.training_time]
+    tt = {k: s.to_dict() for k, s in zip(keys, pred.training_time.values(), strict=True)}
+    other = {k: s.to_dict() for k, s in zip(keys, pred.training_time_other.values(), strict=True)}
+    return {
+        "config": pred.config,
+        "curves": {k: np.asarray(v).tolist() for k, v in pred.curves.items()},
+        "training_time": tt,
+        "wall_clock_estimate_s": pred.wall_clock_estimate_s,
+        "timing_s": dict(pred.timing_s),
+        "training_time_criterion": pred.criterion.value,
+        "training_time_other": other,
+        "step_time_s": pred.step_time_s,
+        "wall_clock_s": None
+        if pred.wall_clock_s is None
+        else dict(zip(keys, pred.wall_clock_s.values(), strict=True)),
+        "stability": {
+            "lambda_max": pred.trajectories.lambda_max,
+            "curvature": pred.trajectories.curvature,
+            "max_stable_lr": pred.trajectories.max_stable_lr,
+        },
+        "method": pred.trajectories.method.value,
+        "linearity": pred.linearity,
+    }
+
+
+__all__ = ["JsonDict", "prediction_document"]

@@ -1,0 +1,67 @@
+"""The result of a prediction: an immutable :class:`Prediction`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+from ..dynamics import Trajectories
+from ..training_time import Criterion
+from ._json import JsonDict, prediction_document
+from ._summary import Curves, TimesByEps
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Prediction:
+    """A predicted fine-tuning run (immutable).
+
+    Attributes:
+        curves: ``loss``/``error`` (median over paths, T + 1 points) and
+            ``loss_q05``/``loss_q95``/``error_q05``/``error_q95`` (5% / 95% bands).
+        training_time: ε → :class:`TrainingTimeStats` (steps) on the ``criterion`` curve.
+        training_time_other: the same on the other curve (error if criterion is loss).
+        criterion: the curve Tε is read from.
+        wall_clock_estimate_s: median Tε at the smallest ε × ``step_time_s`` (None if
+            the step was not timed); ``wall_clock_s``: the same for every ε.
+        step_time_s: measured seconds of one real training step (compile excluded).
+        timing_s: seconds per stage (``ntk``, ``step_time``, ``solve``, ``total``).
+        config: everything that defined the prediction (JSON-friendly).
+        trajectories: the raw per-path curves and stability numbers.
+        linearity: how far the run is from the linearised model (:mod:`ttjax._linearity`):
+            ``regime`` (``"linear"``, ``"drifting"``, ``"edge_of_stability"`` or
+            ``"unobserved"``), the observed kernel scales, the fixed-kernel Tε, and how much
+            the band was widened for the kernel's drift.
+    """
+
+    curves: Curves
+    training_time: TimesByEps
+    training_time_other: TimesByEps
+    criterion: Criterion
+    wall_clock_estimate_s: float | None
+    wall_clock_s: dict[float, float] | None
+    step_time_s: float | None
+    timing_s: dict[str, float]
+    config: JsonDict
+    trajectories: Trajectories
+    linearity: JsonDict = dataclasses.field(default_factory=dict)
+
+    @property
+    def warning(self) -> str | None:
+        """A one-line warning when the run is outside the regime where the prediction holds."""
+        return self.linearity.get("warning")
+
+    def to_json_dict(self, eps_text: Sequence[str] | None = None) -> JsonDict:
+        """The ``--json`` document of docs/ARCHITECTURE.md (keys of ε as given)."""
+        return prediction_document(self, eps_text)
+
+    def with_context(
+        self, *, config: Mapping[str, object], timing_s: Mapping[str, float]
+    ) -> Prediction:
+        """The same prediction with the stages before it: ``config`` keys first (the model,
+        the task, Θ), ``timing_s`` stages before ``solve``, ``total`` their sum."""
+        timing = {**timing_s, **{k: v for k, v in self.timing_s.items() if k != "total"}}
+        timing["total"] = sum(v for k, v in timing.items() if k != "total")
+        return dataclasses.replace(self, config={**config, **self.config}, timing_s=timing)
+
+
+__all__ = ["Prediction"]
