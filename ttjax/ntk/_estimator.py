@@ -5,18 +5,21 @@ everything they share (inputs, memory budget, mesh, the example-block loop, prog
 diagnostics, :class:`~ttjax.ntk.NtkResult`), an estimator only the maths:
 
 1. ``plan(problem) -> Plan``: one or more :class:`Pass` es over the examples, each with a
-   compiled per-block contribution ``step(operands, x[B]) -> BlockOut`` and its block size;
-2. ``contract(plan, outputs, acc) -> acc``: after a pass, fold the per-example outputs of all
-   N examples into the accumulator (host side, e.g. ``Θ += Φ Φᵀ``);
-3. ``finalize(plan, acc) -> Estimate``: Θ, the optional factor and per-class Θ₁, and the
-   estimator's own diagnostics.
+   per-block contribution ``step(operands, x[B]) -> BlockOut`` (compiled by the driver, run
+   on every device's slice of the block) and its memory-planned block size;
+2. ``contract(problem, plan, index, outputs, acc) -> acc``: after pass ``index``, fold the
+   per-example outputs of all N examples into the accumulator (host side, ``Θ += Φ Φᵀ``);
+3. ``finalize(problem, plan, acc) -> Estimate``: Θ, the optional factor Φ (Φ Φᵀ ≈ Θ) and
+   per-class Θ₁, and the estimator's own diagnostics.
+
+:data:`ttjax.ntk._driver.ESTIMATORS` maps each :class:`~ttjax.ntk.NtkMethod` to its estimator.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import jax
 import numpy as np
@@ -137,6 +140,7 @@ class Estimate:
     diagnostics: dict[str, Any]
 
 
+@runtime_checkable
 class Estimator(Protocol):
     """A Θ estimator: plan the passes, fold each pass's outputs, finalize."""
 

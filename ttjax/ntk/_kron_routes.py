@@ -1,4 +1,4 @@
-"""Layer-factored Θ (``NtkMethod.KRONECKER``): Θ without per-example weight gradients.
+"""Routes of the layer-factored Θ (``NtkMethod.KRONECKER``): how each layer enters Θ.
 
 For a convolution (or dense layer, L = 1) with patches ``p_{i,l}`` (kh·kw·Cin) at its L
 output positions and output cotangents ``g_{ic,l} = ∂f_c(x_i)/∂y_{i,l}``, the gradient of
