@@ -5,7 +5,8 @@ output cotangents (:mod:`ttjax.ntk._kron_routes`), contracted exactly or by a Kr
 sketch (:mod:`ttjax.ntk._kron_block`):
 
 .. math::
-    Θ = Φ Φ^\\top + \\sum_{l \\in \\text{GRAM}} (P_l P_l^\\top) ∘ (G_l G_l^\\top).
+    Θ_{(i,c),(j,c')} = ⟨φ_{ic}, φ_{jc'}⟩
+        + \\sum_{l \\in \\text{GRAM}} (p_{l,i} · p_{l,j}) (g_{l,ic} · g_{l,jc'}).
 """
 
 from __future__ import annotations
