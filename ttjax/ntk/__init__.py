@@ -17,11 +17,11 @@ from ._cache import cache_key as cache_key
 from ._cache import cached_ntk as cached_ntk
 from ._cache import load_ntk as load_ntk
 from ._cache import save_ntk as save_ntk
-from ._compute import compute_ntk as compute_ntk
 from ._config import AccumDtype as AccumDtype
 from ._config import NtkConfig as NtkConfig
 from ._config import NtkMethod as NtkMethod
 from ._config import NtkResult as NtkResult
+from ._driver import compute_ntk as compute_ntk
 from ._linearize import LinearizedModel as LinearizedModel
 from ._linearize import linearize as linearize
 from ._spectrum import eigh_spectrum as eigh_spectrum

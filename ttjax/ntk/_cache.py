@@ -21,8 +21,8 @@ import numpy as np
 from .._errors import ConfigError, TTJaxError
 from .._files import atomic_write, check_output_path
 from .._types import PyTree
-from ._compute import compute_ntk
 from ._config import DEFAULT_CONFIG, NtkConfig, NtkMethod, NtkResult
+from ._driver import compute_ntk
 
 _ARRAYS = ("theta", "f0", "features", "theta_per_class")
 

@@ -1,316 +1,107 @@
-"""Layer-factored Θ (``NtkMethod.KRONECKER``): Θ without per-example weight gradients.
+"""``NtkMethod.KRONECKER``: layer-factored Θ, without per-example weight gradients.
 
-For a convolution (or dense layer, L = 1) with patches ``p_{i,l}`` (kh·kw·Cin) at its L
-output positions and output cotangents ``g_{ic,l} = ∂f_c(x_i)/∂y_{i,l}``, the gradient of
-output c of example i w.r.t. the kernel is a sum of outer products (Novak et al. 2022):
+Paper eq. 2: Θ = J Jᵀ = Σ_layers Θ^layer, each layer's part factored as input patches ⊗
+output cotangents (:mod:`ttjax.ntk._kron_routes`), contracted exactly or by a Kronecker
+sketch (:mod:`ttjax.ntk._kron_block`):
 
 .. math::
-    A_{ic} = \\sum_l p_{i,l} \\, g_{ic,l}^\\top, \\qquad
-    Θ^{\\text{layer}}_{(i,c),(j,c')} = \\langle A_{ic}, A_{jc'} \\rangle_F .
-
-Each layer is contracted by the cheapest route that keeps it unbiased:
-
-* ``GRAM`` (L = 1: dense layers, convs with a 1×1 output): exactly,
-  ``(p_i · p_j)(g_{ic} · g_{jc'})`` — a Gram of inputs times a Gram of cotangents;
-* ``RAW`` (d_in·d_out ≤ k²): the per-example gradient ``A_ic`` itself as features;
-* ``KRON``: the Kronecker sketch ``φ_ic = S_aᵀ A_ic S_δ / √(k_a k_δ)
-  = (P_i S_a)ᵀ (G_ic S_δ) / √(k_a k_δ)`` with Gaussian ``S_a ∈ R^{d_in×k}``,
-  ``S_δ ∈ R^{d_out×k}`` (a side with ≤ k rows is kept exact, S = I). Unbiased because
-  ``E[(S_δ ⊗ S_a)(S_δ ⊗ S_a)ᵀ] = k_δ I ⊗ k_a I``; cost L·(d_in + C·d_out)·k per example;
-* depthwise convs: the exact per-channel gradients ``Σ_l p_{l,c} g_{l,c}``, count-sketched
-  to k² columns when larger; frozen BatchNorm: exact ``Σ_l x̂_l ∘ g_l`` and ``Σ_l g_l``;
-  biases: exact ``Σ_l g_l``.
-
-All cotangents come from one forward pass and C batched backward passes w.r.t. zero taps
-on the layer outputs (:mod:`ttjax.ntk._layers`) — data gradients only, which is about the
-cost of C forward passes. Then ``Θ = Φ Φᵀ + Σ_GRAM layers``.
+    Θ_{(i,c),(j,c')} = ⟨φ_{ic}, φ_{jc'}⟩
+        + \\sum_{l \\in \\text{GRAM}} (p_{l,i} · p_{l,j}) (g_{l,ic} · g_{l,jc'}).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
-import functools
-import math
-from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, PartitionSpec
-from jaxtyping import Array, Float
 
 from .._types import PyTree
-from ..models._conv import im2col_patches
-from ._layers import LayerKind, LayerSpec, run_with_taps
-
-
-class Route(enum.Enum):
-    """How one layer's kernel (or BatchNorm scale) enters Θ."""
-
-    GRAM = "gram"
-    RAW = "raw"
-    KRON = "kron"
-    COUNT_SKETCH = "count_sketch"
-    NONE = "none"  # kernel not selected
+from ._estimator import Estimate, Pass, Plan, Problem
+from ._kron_block import KronStep, gram_theta
+from ._kron_routes import KronPlan, plan_layers
+from ._layers import discover_layers
+from ._memory import plan_kron_blocks
 
 
 @dataclasses.dataclass(frozen=True)
-class LayerPlan:
-    """A layer and its route; ``k_in``/``k_out`` = 0 keep that side exact."""
+class KroneckerEstimator:
+    """One pass over the examples with :class:`~ttjax.ntk._kron_block.KronStep`."""
 
-    spec: LayerSpec
-    route: Route
-    k_in: int = 0
-    k_out: int = 0
-    replicas: int = 1  # independent Kronecker sketches averaged (KRON)
-    sketch_dim: int = 0  # COUNT_SKETCH columns
+    def plan(self, problem: Problem) -> Plan:
+        cfg, n, outputs, dtype = problem.config, problem.n, problem.outputs, problem.dtype
+        specs = problem.layers
+        if specs is None:
+            specs = discover_layers(problem.apply_fn, problem.params, problem.x[:1], problem.layout)
+        kplan = plan_layers(
+            specs,
+            projection_dim=int(cfg.projection_dim or 16384),
+            block=cfg.kron_block,
+            n=n,
+            outputs=outputs,
+        )
+        gram_elems = sum(
+            kplan.layers[i].spec.d_in + outputs * kplan.layers[i].spec.d_out
+            for i in kplan.gram_layers
+        )
+        act = sum(int(np.prod(s.in_shape)) + int(np.prod(s.out_shape)) for s in specs)
+        patch = max((s.positions * s.d_in for s in specs), default=0)
+        mem = plan_kron_blocks(
+            n=n,
+            outputs=outputs,
+            activation_elems=act,
+            patch_elems=patch,
+            features=kplan.features,
+            gram_elems=gram_elems,
+            theta_side=n * outputs,
+            itemsize=dtype.itemsize,
+            accum_itemsize=np.dtype(problem.accum).itemsize,
+            budget=problem.budget,
+            max_block=cfg.example_block or 64,
+            n_devices=problem.devices,
+        )
+        params, key = problem.params, problem.key
 
-    @property
-    def kernel_features(self) -> int:
-        s = self.spec
-        if self.route is Route.RAW:
-            if s.kind is LayerKind.NORM:
-                return s.d_out
-            if s.kind is LayerKind.DEPTHWISE:
-                return s.kernel_hw[0] * s.kernel_hw[1] * s.d_out
-            return s.d_in * s.d_out
-        if self.route is Route.KRON:
-            return self.replicas * (self.k_in or s.d_in) * (self.k_out or s.d_out)
-        if self.route is Route.COUNT_SKETCH:
-            return self.sketch_dim
-        return 0
+        def operands() -> PyTree:
+            return jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), params), key
 
-    @property
-    def features(self) -> int:
-        if self.spec.kind is LayerKind.NORM and self.route is Route.COUNT_SKETCH:
-            return self.sketch_dim  # scale and bias sketched together
-        return self.kernel_features + (self.spec.d_out if self.spec.bias is not None else 0)
+        step = KronStep(apply_fn=problem.apply_fn, plan=kplan, dtype=dtype.name)
+        return Plan(
+            passes=(
+                Pass(
+                    step=step,
+                    operands=operands,
+                    example_block=mem.example_block,
+                    estimated_peak_bytes=mem.estimated_peak_bytes,
+                    units=tuple(range(len(specs))),
+                    label="Θ (KRONECKER)",
+                ),
+            ),
+            x=problem.x.astype(dtype),
+            f0_dtype=dtype,
+            unit_paths=tuple(s.scope + "/kernel" for s in specs),
+            empty_head_share=0.0,
+            info=kplan,
+        )
 
+    def contract(
+        self, problem: Problem, plan: Plan, index: int, outputs: PyTree, acc: None
+    ) -> np.ndarray:
+        """``Θ = Φ Φᵀ`` plus every GRAM layer's ``(p_i·p_j)(g_ic·g_jc′)``, in ``accum``."""
+        phi, grams = outputs
+        flat = phi.reshape(problem.n * problem.outputs, phi.shape[-1])
+        if problem.accum is np.float64:
+            flat = flat.astype(np.float64)
+        theta = flat @ flat.T
+        for pk, gk in grams:
+            gram_theta(pk.astype(problem.accum), gk.astype(problem.accum), theta)
+        return theta
 
-@dataclasses.dataclass(frozen=True)
-class KronPlan:
-    """All layers' routes (static, hashable: a jit static argument)."""
-
-    layers: tuple[LayerPlan, ...]
-    k: int
-
-    @property
-    def features(self) -> int:
-        return sum(lp.features for lp in self.layers)
-
-    @property
-    def gram_layers(self) -> tuple[int, ...]:
-        return tuple(i for i, lp in enumerate(self.layers) if lp.route is Route.GRAM)
-
-
-def _raw_is_cheaper(s: LayerSpec, *, k: int, block: int, n: int, outputs: int) -> bool:
-    """Multiply-adds of the exact per-example gradient (``N·C·L·d_in·d_out`` to form it,
-    ``(NC)²·d_in·d_out`` in the Gram) vs the sketch (``N·L·(d_in + C·d_out)·k²/b`` to project,
-    ``N·C·L·k²`` to contract, ``(NC)²·k²`` in the Gram): exact wins for small, high-resolution
-    layers (e.g. the first convs of a small CNN on 28×28 images)."""
-    m = n * outputs
-    raw = s.d_in * s.d_out * (m * s.positions + m * m)
-    proj = n * s.positions * (s.d_in + outputs * s.d_out) / block
-    kron = k * k * (proj + m * s.positions + m * m)
-    return raw <= kron
-
-
-def plan_layers(
-    specs: tuple[LayerSpec, ...], *, projection_dim: int, block: int, n: int, outputs: int
-) -> KronPlan:
-    """Choose each layer's route (cost model: :func:`_raw_is_cheaper`).
-
-    Each sketched layer gets about D′ / #sketched-layers = k² features (k ≥ 8), made of
-    ``R = k² / block²`` independent Kronecker sketches of size block × block, averaged.
-    Small blocks cost more projection work (∝ 1/block) but have lower variance: for a
-    rank-one gradient ``p gᵀ`` one block×block sketch has relative variance ≈ 2/block,
-    so R of them ≈ 2·block/k². Measured on random-init ResNet-18 at 32×32, D′ = 16384
-    (k = 33), N = 10, mean of 3 seeds: block 1/2/4/8/33 → 3.9/4.2/5.0/6.9/11.9% relative
-    Frobenius error; Θ at N = 750 took 25/16/13 s for block 1/2/4 (2-core CPU, shared).
-    Hence the default block 2.
-    """
-    big = [s for s in specs if s.kernel is not None and s.kind is not LayerKind.NORM]
-    big = [s for s in big if s.positions > 1]
-    k = max(8, math.isqrt(max(1, projection_dim // max(1, len(big)))))
-    plans = []
-    for s in specs:
-        if s.kernel is None:
-            plans.append(LayerPlan(spec=s, route=Route.NONE))
-        elif s.kind is LayerKind.NORM:
-            dim = s.d_out * (2 if s.bias is not None else 1)
-            route = Route.RAW if dim <= k * k else Route.COUNT_SKETCH
-            plans.append(LayerPlan(spec=s, route=route, sketch_dim=k * k))
-        elif s.kind is LayerKind.DEPTHWISE:
-            dim = s.kernel_hw[0] * s.kernel_hw[1] * s.d_out
-            if dim <= k * k:
-                plans.append(LayerPlan(spec=s, route=Route.RAW))
-            else:
-                plans.append(LayerPlan(spec=s, route=Route.COUNT_SKETCH, sketch_dim=k * k))
-        elif s.positions == 1:
-            plans.append(LayerPlan(spec=s, route=Route.GRAM))
-        elif s.d_in * s.d_out <= k * k or _raw_is_cheaper(
-            s, k=k, block=block, n=n, outputs=outputs
-        ):
-            plans.append(LayerPlan(spec=s, route=Route.RAW))
-        else:
-            kb = min(block, k)
-            reps = max(1, (k * k) // (kb * kb))
-            k_in = kb if s.d_in > kb else 0
-            k_out = kb if s.d_out > kb else 0
-            plans.append(LayerPlan(spec=s, route=Route.KRON, k_in=k_in, k_out=k_out, replicas=reps))
-    return KronPlan(layers=tuple(plans), k=k)
-
-
-def _pads(s: LayerSpec) -> list[tuple[int, int]]:
-    return [(int(lo), int(hi)) for lo, hi in s.pads]
-
-
-def _patches(a: jax.Array, s: LayerSpec) -> Float[Array, "B L Din"]:
-    b = a.shape[0]
-    if s.is_dense:
-        return a.reshape(b, -1, s.d_in)
-    cols = im2col_patches(a, s.kernel_hw, s.strides, _pads(s))
-    return cols.reshape(b, -1, s.d_in)
-
-
-def _count_sketch(g: Float[Array, "B C P"], key: jax.Array, dim: int) -> Float[Array, "B C D"]:
-    """Balanced count-sketch along the last axis: random permutation, signs, fold into dim."""
-    n = g.shape[-1]
-    k_perm, k_sign = jax.random.split(key)
-    perm = jax.random.permutation(k_perm, n)
-    signs = jax.random.rademacher(k_sign, (n,), dtype=g.dtype)
-    folded = g[..., perm] * signs
-    folded = jnp.pad(folded, ((0, 0), (0, 0), (0, (-n) % dim)))
-    return folded.reshape(*g.shape[:2], -1, dim).sum(axis=2)
-
-
-def _layer_features(
-    lp: LayerPlan, a: jax.Array, g: jax.Array, stats, key: jax.Array
-) -> tuple[list[jax.Array], tuple[jax.Array, jax.Array] | None]:
-    """Feature blocks ``[B, C, ·]`` of one layer, and its GRAM factors if routed so.
-
-    ``a``: the layer's input ``[B, *in]``; ``g``: cotangents ``[C, B, *out]``.
-    """
-    s = lp.spec
-    c, b = g.shape[0], g.shape[1]
-    g = g.reshape(c, b, -1, s.d_out)  # [C, B, L, d_out]
-    feats: list[jax.Array] = []
-    if s.bias is not None:
-        feats.append(jnp.moveaxis(g.sum(axis=2), 0, 1))
-    if lp.route is Route.NONE:
-        return feats, None
-    if s.kind is LayerKind.NORM:
-        mean, var = stats
-        xhat = (a - mean) * jax.lax.rsqrt(var + s.epsilon)
-        xhat = xhat.reshape(b, -1, s.d_out).astype(g.dtype)
-        feats.append(jnp.einsum("blo,cblo->bco", xhat, g))
-        if lp.route is Route.COUNT_SKETCH:
-            feats = [_count_sketch(jnp.concatenate(feats, axis=2), key, lp.sketch_dim)]
-        return feats, None
-    if s.kind is LayerKind.DEPTHWISE:
-        cols = im2col_patches(a, s.kernel_hw, s.strides, _pads(s))
-        kk = s.kernel_hw[0] * s.kernel_hw[1]
-        cols = cols.reshape(b, -1, kk, s.d_out).astype(g.dtype)
-        grad = jnp.einsum("blko,cblo->bcko", cols, g).reshape(b, c, -1)
-        if lp.route is Route.COUNT_SKETCH:
-            grad = _count_sketch(grad, key, lp.sketch_dim)
-        feats.append(grad)
-        return feats, None
-    p = _patches(a, s).astype(g.dtype)  # [B, L, d_in]
-    if lp.route is Route.GRAM:
-        return feats, (p[:, 0, :], jnp.moveaxis(g[:, :, 0, :], 0, 1))
-    if lp.route is Route.RAW:
-        feats.append(jnp.einsum("bld,cblo->bcdo", p, g).reshape(b, c, -1))
-        return feats, None
-    k_a, k_d = jax.random.split(key)
-    r = lp.replicas
-    scale = 1.0 / math.sqrt(r)
-    if lp.k_in:
-        p = p @ jax.random.normal(k_a, (s.d_in, r * lp.k_in), g.dtype)
-        scale /= math.sqrt(lp.k_in)
-    else:
-        p = jnp.tile(p, (1, 1, r))
-    if lp.k_out:
-        g = g @ jax.random.normal(k_d, (s.d_out, r * lp.k_out), g.dtype)
-        scale /= math.sqrt(lp.k_out)
-    else:
-        g = jnp.tile(g, (1, 1, 1, r))
-    p = p.reshape(b, p.shape[1], r, -1)
-    g = g.reshape(c, b, g.shape[2], r, -1)
-    feats.append(jnp.einsum("blra,cblro->bcrao", p, g).reshape(b, c, -1) * scale)
-    return feats, None
-
-
-@functools.partial(jax.jit, static_argnames=("apply_fn", "plan", "dtype"))
-def kron_block(
-    params: PyTree,
-    x: Float[Array, " B *item"],
-    key: jax.Array,
-    *,
-    apply_fn: Callable[[PyTree, jax.Array], jax.Array],
-    plan: KronPlan,
-    dtype: str,
-) -> tuple[
-    Float[Array, "B C"],
-    Float[Array, "B C D"],
-    list[tuple[jax.Array, jax.Array]],
-    Float[Array, "B K"],
-]:
-    """One block: logits, features Φ ``[B, C, D]``, GRAM factors, per-layer Σ_c‖∂f/∂w‖²."""
-    cdt = jnp.dtype(dtype)
-    b = x.shape[0]
-    taps0 = [jnp.zeros((b, *lp.spec.out_shape), cdt) for lp in plan.layers]
-
-    def forward(taps):
-        out, records = run_with_taps(apply_fn, params, x, taps)
-        return out, [(r.x, r.stats) for r in records]
-
-    out, vjp_fn, records = jax.vjp(forward, taps0, has_aux=True)
-    num_out = out.shape[1]
-    eye = jnp.eye(num_out, dtype=out.dtype)
-    cots = jax.vmap(lambda v: vjp_fn(jnp.broadcast_to(v, out.shape))[0])(eye)
-    feats, grams, sq = [], [], []
-    for li, (lp, (a, stats), g) in enumerate(zip(plan.layers, records, cots, strict=True)):
-        f, gram = _layer_features(lp, a, g.astype(cdt), stats, jax.random.fold_in(key, li))
-        feats.extend(f)
-        total = sum((jnp.sum(t**2, axis=(1, 2)) for t in f), jnp.zeros((b,), cdt))
-        if gram is not None:
-            pv, gv = gram
-            grams.append(gram)
-            total = total + jnp.sum(pv**2, axis=1) * jnp.sum(gv**2, axis=(1, 2))
-        sq.append(total)
-    phi = jnp.concatenate(feats, axis=2) if feats else jnp.zeros((b, num_out, 0), cdt)
-    return out, phi, grams, jnp.stack(sq, axis=1)
-
-
-@functools.partial(jax.jit, static_argnames=("apply_fn", "plan", "dtype", "mesh"))
-def sharded_kron_block(
-    params: PyTree,
-    x: Float[Array, " B *item"],
-    key: jax.Array,
-    *,
-    apply_fn: Callable[[PyTree, jax.Array], jax.Array],
-    plan: KronPlan,
-    dtype: str,
-    mesh: Mesh,
-):
-    """:func:`kron_block` with the example axis split over ``mesh`` (``shard_map``)."""
-
-    def local(p, xb, k):
-        return kron_block(p, xb, k, apply_fn=apply_fn, plan=plan, dtype=dtype)
-
-    rep, data = PartitionSpec(), PartitionSpec("data")
-    fn = jax.shard_map(local, mesh=mesh, in_specs=(rep, data, rep), out_specs=data, check_vma=False)
-    return fn(params, x, key)
-
-
-def gram_theta(inputs: np.ndarray, cotangents: np.ndarray, out: np.ndarray) -> None:
-    """``out += (p_i·p_j)(g_ic·g_jc')`` for a GRAM layer (``inputs [N, d_in]``,
-    ``cotangents [N, C, d_out]``, ``out [N·C, N·C]`` example-major), in place."""
-    n, c = cotangents.shape[:2]
-    kp = inputs @ inputs.T
-    flat = cotangents.reshape(n * c, -1)
-    kg = (flat @ flat.T).reshape(n, c, n, c)
-    kg *= kp[:, None, :, None].astype(kg.dtype)
-    out += kg.reshape(n * c, n * c)
+    def finalize(self, problem: Problem, plan: Plan, acc: np.ndarray) -> Estimate:
+        kplan: KronPlan = plan.info
+        routes: dict[str, int] = {}
+        for lp in kplan.layers:
+            routes[lp.route.value] = routes.get(lp.route.value, 0) + 1
+        diagnostics = {"kron_k": kplan.k, "features": kplan.features, "routes": routes}
+        return Estimate(acc, None, None, diagnostics)
