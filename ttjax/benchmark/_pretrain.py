@@ -173,8 +173,7 @@ def pretrain(
     Returns:
         The saved path and the test accuracy.
     """
-    from rich.progress import Progress
-
+    from .._progress import progress_bar
     from ..models import create_model
     from ..weights import save_flax_variables
 
@@ -189,8 +188,7 @@ def pretrain(
     step = _make_step(model.module, tx, num_classes)
     params, stats = model.params, model.batch_stats
     opt_state = tx.init(params)
-    with Progress(disable=not progress) as bar:
-        task = bar.add_task("pretraining", total=epochs * steps_per_epoch)
+    with progress_bar(progress, epochs * steps_per_epoch, "pretraining") as tick:
         for epoch in range(epochs):
             perm = np.asarray(jax.random.permutation(jax.random.fold_in(k_shuffle, epoch), n))
             for i in range(steps_per_epoch):
@@ -199,7 +197,7 @@ def pretrain(
                 params, stats, opt_state, loss = step(
                     params, stats, opt_state, x, jnp.asarray(labels[idx])
                 )
-                bar.update(task, advance=1, description=f"epoch {epoch + 1} loss {float(loss):.3f}")
+                tick(status=f"epoch {epoch + 1} loss {float(loss):.3f}")
     accuracy = _accuracy(model.module, params, stats, model.preprocess, test_images, test_labels)
     out = save_flax_variables(path, {"params": params, "batch_stats": stats})
     return PretrainResult(path=out, test_accuracy=accuracy, train_examples=n, epochs=epochs)

@@ -22,9 +22,10 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from .._errors import ConfigError, DataError
+from .._progress import progress_bar
 from .._types import PyTree
 from ._auto import choose_method
-from ._blocks import example_block, progress_bar
+from ._blocks import example_block
 from ._config import DEFAULT_CONFIG, AccumDtype, NtkConfig, NtkMethod, NtkResult
 from ._countsketch import CountSketchEstimator
 from ._estimator import BlockOut, Estimator, Plan, Problem
@@ -61,7 +62,7 @@ def _validate_inputs(apply_fn: Callable, params: PyTree, x: jax.Array) -> jax.Sh
 
 def _progress(config: NtkConfig, total: int, label: str):
     """The block loop's progress bar: the one place the Θ engine reports progress."""
-    return progress_bar(config.progress, total, label)
+    return progress_bar(config.progress, total, label, unit="blocks", transient=True)
 
 
 @functools.partial(jax.jit, static_argnames=("step", "mesh"))
