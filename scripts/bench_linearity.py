@@ -7,9 +7,10 @@ For each (model, image size, lr as a fraction of the linear stability limit):
 2. ``ttjax.observe_steps`` runs the first K real steps and measures κ_k = tr Θ(w_k)/tr Θ(w₀)
    (fixed-subset Hutchinson probe) and which parameter modules drift.
 3. ``ttjax.finetune`` runs the real T-step fine-tuning (the truth).
-4. Two predictions from the same Θ₀: the fixed kernel (the paper's linear model,
-   ``DriftModel.NONE``) and the drift model fed with the first ``--observe`` κ_k (the default
-   of ``ttjax predict``), and the relative errors |T̂ε − Tε|/Tε and |T̂ε − Tε|/T of both.
+4. Three predictions from the same Θ₀: the fixed kernel (the paper's linear model,
+   ``DriftModel.NONE``), the drift model fed with the first ``--observe`` κ_k by the trace
+   (``OBSERVED``) and along the loss gradient (``GRADIENT``), and the relative errors
+   |T̂ε − Tε|/Tε and |T̂ε − Tε|/T of each.
 
 Writes ``bench_linearity.json`` / ``.csv`` (one row per case and ε) and ``bench_linearity.png``
 (κ_k against k, one line per case) under ``--out``; prints a table.
@@ -84,6 +85,8 @@ def run_row(
         step_time_s=obs.step_time_s,
         compile_s=obs.compile_s,
         probe_s=obs.probe_s,
+        grad_sq=None if obs.grad_sq is None else obs.grad_sq[: k_obs + 1],
+        loss_grad=None if obs.loss_grad is None else obs.loss_grad[: k_obs + 1],
     )
     preds = {
         "fixed": ttjax.predict_from_ntk(
@@ -97,6 +100,16 @@ def run_row(
         ),
         "drift": ttjax.predict_from_ntk(
             ntk, task.labels, hp, eps=EPS, key=k_pred, problem=problem, observation=short
+        ),
+        "grad": ttjax.predict_from_ntk(
+            ntk,
+            task.labels,
+            hp,
+            eps=EPS,
+            key=k_pred,
+            problem=problem,
+            observation=short,
+            dynamics=ttjax.DynamicsConfig(drift=DriftModel.GRADIENT),
         ),
     }
     kappa = obs.kernel_scale
@@ -121,6 +134,7 @@ def run_row(
         "num_examples": task.num_examples,
         "ntk_s": ntk_s,
         "kernel_scale": kappa.tolist(),
+        "gradient_scale": _list(obs.gradient_scale(problem.theta)),
         "kernel_scale_at": at,
         "module_scale": obs.module_scale,
         "module_share": obs.module_share,
@@ -128,6 +142,10 @@ def run_row(
         "real_loss": np.asarray(real.loss).tolist(),
         "rows": rows,
     }
+
+
+def _list(x) -> list[float] | None:
+    return None if x is None else [float(v) for v in x]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -144,8 +162,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default="out/bench_linearity")
     ap.add_argument("--small", action="store_true", help="tiny model on digits (CI)")
+    ap.add_argument("--ntk-method", default="auto", choices=[m.value for m in ttjax.NtkMethod])
     args = ap.parse_args(argv)
-    ntk_config = ttjax.NtkConfig()
+    ntk_config = ttjax.NtkConfig(method=ttjax.NtkMethod(args.ntk_method))
     if args.small:
         args.rows, args.data, args.weights = "tiny:8:0.3,tiny:8:0.6", "digits", None
         args.per_class, args.steps, args.observe_long = 6, 20, 5
@@ -191,10 +210,13 @@ def _print_case(case: dict) -> None:
     mods = ", ".join(f"{m} {case['module_scale'][m]:.2f}×" for m in top)
     print(f"  {case['case']}: N={case['num_examples']} lr={case['lr']:.3g}; {at}; "
           f"regime {case['regime']}; drifting modules: {mods}")  # fmt: skip
-    print("  ε      real  fixed (rel)     drift (rel)")
+    if case.get("gradient_scale"):
+        print("  κ^g along the gradient: " + ", ".join(f"{v:.2f}" for v in case["gradient_scale"]))
+    print("  ε      real  fixed (rel)     drift (rel)     grad (rel)")
     for r in case["rows"]:
         print(f"  {r['eps']:<5}  {r['real']:>4}  {r['fixed']:>5g} ({r['fixed_rel']:.0%})"
-              f"     {r['drift']:>5g} ({r['drift_rel']:.0%})")  # fmt: skip
+              f"     {r['drift']:>5g} ({r['drift_rel']:.0%})"
+              f"     {r['grad']:>5g} ({r['grad_rel']:.0%})")  # fmt: skip
 
 
 def _plot(cases: list[dict], path: Path) -> None:

@@ -24,6 +24,19 @@ def test_lr_fraction_resolves_below_the_edge_and_is_recorded():
     assert case.to_dict()["lr_fraction"] == 0.5
     assert set(out["real"]) == set(out["predicted"])  # every ε compared
     assert out["timing_s"]["predict"] >= out["ntk_time_s"]
+    # every drift model scored on the same Θ and observed steps; the default is "predicted"
+    assert set(out["predicted_variants"]) == {"observed", "gradient", "none"}
+    assert out["predicted_variants"]["observed"] == out["predicted"]
+    fixed = out["predicted_fixed_kernel"]  # the κ = 1 band solve: the fixed kernel's median
+    assert {e: v["median"] for e, v in out["predicted_variants"]["none"].items()} == {
+        e: v["median"] for e, v in fixed.items()
+    }
+    assert len(out["gradient_scale_observed"]) == 4 and not out["real_reused"]
+    # re-scoring reuses the real run: same real curve and Tε, same prediction, no fine-tuning
+    again = evaluate_case(case, jax.random.key(0), reuse_real={"case": case.to_dict(), **out})
+    assert again["real_reused"] and again["curves"]["real_loss"] == out["curves"]["real_loss"]
+    assert again["real"] == out["real"] and again["predicted"] == out["predicted"]
+    assert again["timing_s"]["train_steps"] == out["timing_s"]["train_steps"]
 
 
 def test_bad_lr_fraction_and_method_are_refused():

@@ -284,3 +284,25 @@ def test_not_converged_runs_are_counted_not_scored_and_linear_cases_reported_alo
     summary = summarize(recs, split=h)
     assert summary.by_backbone_linear[0].cases == 1
     assert summary.to_dict()["by_backbone_linear"][0]["not_converged"] == 1
+
+
+def test_summary_of_a_drift_variant_and_reuse_real_flag(tmp_path, capsys):
+    import json
+
+    h = Split.HELDOUT
+    variants = {"gradient": {"0.1": _band(11)}, "observed": {"0.1": _band(50)}}
+    rec = _rec(_key(h, "v"), "a@8", "gd", 100, {"0.1": _band(50)}, {"0.1": 10},
+               predicted_variants=variants)  # fmt: skip
+    old = _rec(_key(h, "w"), "a@8", "gd", 100, {"0.1": _band(11)}, {"0.1": 10})  # no variants
+    path, out = tmp_path / "b.jsonl", tmp_path / "s.json"
+    path.write_text(json.dumps(rec) + "\n" + json.dumps(old) + "\n")
+    assert main(["benchmark", "--summary", "--out", str(path), "--variant", "gradient",
+                 "--summary-json", str(out)]) == 0  # fmt: skip
+    doc = json.loads(out.read_text())
+    assert doc["n_cases"] == 1 and doc["by_backbone"][0]["gd_within_13"] == 1.0  # 11 vs 10
+    assert main(["benchmark", "--summary", "--out", str(path), "--summary-json", str(out)]) == 0
+    assert json.loads(out.read_text())["by_backbone"][0]["gd_within_13"] == 0.5  # 50 and 11
+    capsys.readouterr()
+    rc = main(["benchmark", "--grid", "tiny", "--out", str(tmp_path / "c.jsonl"),
+               "--reuse-real", str(tmp_path / "missing.jsonl")])  # fmt: skip
+    assert rc == 2 and "--reuse-real" in capsys.readouterr().err

@@ -12,7 +12,7 @@ import functools
 import os
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -29,7 +29,8 @@ from ._case import BenchmarkCase, TaskSpec
 from ._split import case_split
 from ._store import CaseStatus, append_record, completed_keys, error_status, read_records
 
-Evaluate = Callable[[BenchmarkCase, PRNGKey], dict[str, Any]]
+Evaluate = Callable[..., dict[str, Any]]
+"""``evaluate(case, key[, reuse_real=record]) -> record fields`` (:func:`evaluate_case`)."""
 
 
 @functools.lru_cache(maxsize=8)
@@ -77,24 +78,32 @@ def _curve(x: Any) -> list[float]:
     return [float(v) for v in np.asarray(x, dtype=np.float64).ravel()]
 
 
-def evaluate_case(case: BenchmarkCase, key: PRNGKey) -> dict[str, Any]:
+def evaluate_case(
+    case: BenchmarkCase, key: PRNGKey, *, reuse_real: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Predict and really fine-tune one case; returns the record's result fields.
 
-    Timings: ``predict`` is the wall-clock of Θ (:func:`ttjax.predict.task_ntk`) plus
-    :func:`ttjax.predict.predict_training_time` (dynamics, Tε; JIT compilation included, as a
-    user would pay it; the one-real-step timing that only converts steps to seconds is
-    skipped), ``finetune`` the
+    The prediction is the default of :func:`ttjax.predict_training_time` (Θ, the first real
+    steps observed, the drifting kernel); from the same Θ and the same observed steps the
+    record also keeps every drift model's Tε (``predicted_variants``: ``observed`` — κ by the
+    trace —, ``gradient`` — κ along the loss gradient —, and ``none``, the fixed kernel), so
+    that models can be compared on identical inputs. ``reuse_real``: an earlier ``ok`` record of
+    the same case whose real run (curves, timings) is kept instead of fine-tuning again —
+    re-scoring a changed predictor costs predictions only.
+
+    Timings: ``predict`` is the wall-clock of Θ (:func:`ttjax.predict.task_ntk`) plus the
+    observed steps and the default prediction (dynamics, Tε; JIT compilation included, as a
+    user would pay it; the step time itself is not converted to seconds), ``finetune`` the
     time of the T training steps (``FinetuneResult.train_time_s``: compilation and the full-set
     evaluation that records the curve excluded, as in plain training); ``cost_ratio =
     train_steps / predict``. ``finetune_wall`` (everything) is recorded too. Model and data
-    set-up is timed
-    separately and excluded from both.
+    set-up is timed separately and excluded from both.
     """
     from .._convergence import classify_run
-    from ..dynamics import Problem, check_stability
+    from ..dynamics import DEFAULT_DYNAMICS, DriftModel, Problem, check_stability
     from ..ntk import NtkConfig, NtkMethod
-    from ..predict import predict_training_time, task_ntk
-    from ..train import finetune
+    from ..predict import predict, task_ntk
+    from ..train import finetune, observe_steps
 
     k_head, k_pred, k_train = jax.random.split(key, 3)
     t0 = time.perf_counter()
@@ -109,57 +118,81 @@ def evaluate_case(case: BenchmarkCase, key: PRNGKey) -> dict[str, Any]:
     if case.lr_fraction is not None:
         limit = check_stability(problem, dataclasses.replace(hparams, lr=1e-12))
         hparams = dataclasses.replace(hparams, lr=case.lr_fraction * limit)
-    pred = predict_training_time(
-        model,
-        task,
-        hparams,
-        eps=case.eps,
-        paths=case.paths,
-        ntk=ntk,
-        problem=problem,
-        key=k_pred,
-        progress=False,
-        measure_time=False,
-    )
+    check_stability(problem, hparams)
+    _, k_time, k_dyn = jax.random.split(k_pred, 3)  # as predict_training_time splits its key
+    obs = observe_steps(model, task, hparams, key=k_time, steps=4)
+
+    def predict_with(drift: DriftModel):
+        dyn = dataclasses.replace(DEFAULT_DYNAMICS, drift=drift)
+        return predict(problem, hparams, dynamics=dyn, paths=case.paths, key=k_dyn,
+                       eps=case.eps, observation=obs)  # fmt: skip
+
+    pred = predict_with(DEFAULT_DYNAMICS.drift)
     t2 = time.perf_counter()
-    real = finetune(model, task, hparams, key=k_train, progress=False)
-    t3 = time.perf_counter()
-    real_loss = np.asarray(real.loss, dtype=np.float64)
-    stats = pred.training_time
-    predicted = {eps_key(e): stats[e].to_dict() for e in case.eps}
+    variants = {
+        d.value: {eps_key(e): s.to_dict() for e, s in predict_with(d).training_time.items()}
+        for d in DriftModel
+        if d is not DEFAULT_DYNAMICS.drift
+    }
+    variants[DEFAULT_DYNAMICS.drift.value] = {
+        eps_key(e): s.to_dict() for e, s in pred.training_time.items()
+    }
+    if reuse_real is None:
+        t_ft = time.perf_counter()
+        real = finetune(model, task, hparams, key=k_train, progress=False)
+        real_loss = np.asarray(real.loss, dtype=np.float64)
+        real_curves = {"real_loss": _curve(real_loss), "real_error": _curve(real.error)}
+        real_timing = {
+            "finetune_wall": time.perf_counter() - t_ft,
+            "train_steps": float(real.train_time_s),
+            "compile": float(real.compile_time_s),
+        }
+        step_time = float(real.step_time_s)
+    else:
+        real_loss = np.asarray(reuse_real["curves"]["real_loss"], dtype=np.float64)
+        real_curves = {k: reuse_real["curves"][k] for k in ("real_loss", "real_error")}
+        kept = ("finetune_wall", "train_steps", "compile")
+        real_timing = {k: reuse_real["timing_s"][k] for k in kept}
+        step_time = float(reuse_real["step_time_s"])
     real_tt = {eps_key(e): int(epsilon_training_time(real_loss, e)) for e in case.eps}
     return {
-        "predicted": predicted,
+        "predicted": variants[DEFAULT_DYNAMICS.drift.value],
+        "predicted_variants": variants,
         "real": real_tt,
+        "real_reused": reuse_real is not None,
         "curves": {
             "pred_loss": _curve(pred.curves["loss"]),
             "pred_error": _curve(pred.curves["error"]),
-            "real_loss": _curve(real_loss),
-            "real_error": _curve(real.error),
+            **real_curves,
         },
-        "timing_s": {
-            "setup": t1 - t0,
-            "predict": t2 - t1,
-            "finetune_wall": t3 - t2,
-            "train_steps": float(real.train_time_s),
-            "compile": float(real.compile_time_s),
-        },
+        "timing_s": {"setup": t1 - t0, "predict": t2 - t1, **real_timing},
         "real_plateaued": plateaued(real_loss),
         "real_status": classify_run(real_loss).value,
         "ntk_method_resolved": ntk.method.value,
-        "linearity": {
-            k: v
-            for k, v in pred.linearity.items()
-            if k in ("regime", "kernel_scale_observed", "edge_of_stability_step", "band_widening")
-        },
+        "linearity": {k: v for k, v in pred.linearity.items() if k in _LINEARITY_KEYS},
+        "gradient_scale_observed": _maybe_list(obs.gradient_scale(problem.theta)),
         "predicted_fixed_kernel": pred.linearity.get("fixed_kernel_training_time"),
-        "step_time_s": float(real.step_time_s),
-        "cost_ratio": float(real.train_time_s) / max(t2 - t1, 1e-9),
+        "step_time_s": step_time,
+        "cost_ratio": float(real_timing["train_steps"]) / max(t2 - t1, 1e-9),
         "hparams_resolved": hparams.to_dict(),
         "max_stable_lr": limit,
         "ntk_time_s": float(ntk.timing_s["total"]),
         "num_params": int(model.num_params),
     }
+
+
+_LINEARITY_KEYS = (
+    "regime",
+    "kernel_scale_observed",
+    "trace_scale_observed",
+    "edge_of_stability_step",
+    "band_widening",
+    "batch_edge_ratio",
+)
+
+
+def _maybe_list(x: Any) -> list[float] | None:
+    return None if x is None else _curve(x)
 
 
 def run_benchmark(
@@ -169,6 +202,7 @@ def run_benchmark(
     key: PRNGKey,
     evaluate: Evaluate = evaluate_case,
     progress: bool = True,
+    reuse_real: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every case not yet in ``path``; append each result as one JSON line.
 
@@ -179,6 +213,8 @@ def run_benchmark(
     (dataset or weights missing, memory budget), retried by the next run; ``"failed"`` for the
     method's own failure (e.g. an unstable learning rate), kept. Any other exception
     propagates. Every record carries its ``split`` (:func:`~ttjax.benchmark.case_split`).
+    ``reuse_real`` maps case keys to earlier ``ok`` records whose real runs are reused
+    (``evaluate(case, key, reuse_real=record)``): the predictor is re-scored, not retrained.
 
     Returns:
         All records in the file after the run (old and new).
@@ -197,7 +233,9 @@ def run_benchmark(
         record: dict[str, Any] = {"key": case.key, "case": case.to_dict()}
         record["split"] = case_split(case.key).value
         try:
-            record.update(status=CaseStatus.OK.value, **evaluate(case, k))
+            old = None if reuse_real is None else reuse_real.get(case.key)
+            result = evaluate(case, k) if old is None else evaluate(case, k, reuse_real=old)
+            record.update(status=CaseStatus.OK.value, **result)
         except (TTJaxError, FloatingPointError) as err:
             message = f"{type(err).__name__}: {err}"
             if isinstance(err, FloatingPointError):

@@ -193,6 +193,27 @@ def summarize(
     )
 
 
+def with_variant(records: Iterable[Mapping[str, Any]], variant: str) -> list[dict[str, Any]]:
+    """The records scored with another drift model's prediction (``predicted_variants``).
+
+    ``ok`` records without that variant are dropped (older records, or cases run before the
+    variants were kept); other records pass unchanged.
+
+    Example:
+        >>> recs = [{"status": "ok", "predicted": {"0.1": 1},
+        ...          "predicted_variants": {"gradient": {"0.1": 2}}}]
+        >>> with_variant(recs, "gradient")[0]["predicted"]
+        {'0.1': 2}
+    """
+    out = []
+    for r in records:
+        if r.get("status") != "ok":
+            out.append(dict(r))
+        elif variant in (r.get("predicted_variants") or {}):
+            out.append({**r, "predicted": r["predicted_variants"][variant]})
+    return out
+
+
 def format_summary(summary: BenchmarkSummary) -> str:
     """Plain-text tables (rich-rendered) of a summary: error rows, Table 1, cost ratio."""
     from rich.console import Console

@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-case-minutes", type=float, default=None,
                         help="run only cases whose estimated cost (--dry-run's) is at most this, "
                         "cheapest first")  # fmt: skip
+    parser.add_argument("--reuse-real", default=None, metavar="JSONL",
+                        help="reuse the real runs of the ok cases in this file (re-score the "
+                        "predictor without fine-tuning again)")  # fmt: skip
+    parser.add_argument("--variant", choices=["observed", "gradient", "none"], default=None,
+                        help="summarise another drift model's predictions, kept in the "
+                        "records (predicted_variants)")  # fmt: skip
     parser.add_argument("--dry-run", action="store_true",
                         help="print the estimated cost of the grid; run nothing")  # fmt: skip
 
@@ -68,8 +74,19 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run:
             print(format_cost(cases))
             return 0
-        run_benchmark(cases, path=args.out, key=jax.random.key(args.seed))
-    summary = summarize(read_records(args.out), split=Split(args.split))
+        reuse = None
+        if args.reuse_real is not None:
+            from ..benchmark import latest_records
+
+            old = latest_records(read_records(args.reuse_real))
+            reuse = {r["key"]: r for r in old if r.get("status") == "ok" and "curves" in r}
+        run_benchmark(cases, path=args.out, key=jax.random.key(args.seed), reuse_real=reuse)
+    records = read_records(args.out)
+    if args.variant is not None:
+        from ..benchmark._summary import with_variant
+
+        records = with_variant(records, args.variant)
+    summary = summarize(records, split=Split(args.split))
     print(format_summary(summary))
     if args.summary_json:
         from ._report import write_json

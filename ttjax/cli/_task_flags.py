@@ -146,6 +146,12 @@ def check_benchmark_flags(args: argparse.Namespace) -> None:
 
     check_seed(int(args.seed))
     out = Path(args.out)
+    reuse = getattr(args, "reuse_real", None)
+    if reuse is not None and not Path(reuse).is_file():
+        raise ConfigError(
+            f"--reuse-real {reuse} is not a file of benchmark records; point it at the .jsonl "
+            "of an earlier run (its ok cases' real runs are reused)."
+        )
     if args.summary_only and not out.is_file():
         raise ConfigError(
             f"--out {out} is not a file of benchmark records; run `ttjax benchmark --out "
