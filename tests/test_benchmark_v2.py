@@ -272,8 +272,11 @@ def test_not_converged_runs_are_counted_not_scored_and_linear_cases_reported_alo
             linearity=lin,
         ),
     ]
+    recs[1]["curves"] = {"real_loss": [1.0, 1.5, 0.2]}  # rose above L_0: a spike (flagged)
+    recs[0]["curves"] = {"real_loss": [1.0, 0.5, 0.2]}
     pooled = backbone_rows(recs)[0]
     assert (pooled.cases, pooled.n_gd, pooled.gd_within_13) == (2, 2, 0.5)
+    assert (pooled.spiked, pooled.spiked_flagged) == (1, 1)
     assert pooled.median_rel == pytest.approx(0.55)  # median of 0.1 and 1.0
     assert (pooled.flagged, pooled.not_converged, pooled.not_converged_flagged) == (1, 2, 1)
     linear = backbone_rows(recs, regime="linear")[0]

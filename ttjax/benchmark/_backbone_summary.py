@@ -19,7 +19,9 @@ meaningful Tε: its pairs are left out of the error statistics and the case is c
 ``not_converged``, with ``not_converged_flagged`` of them the prediction had flagged (its
 ``linearity.regime`` was not ``linear``). ``flagged`` counts the row's converged cases with a
 flag. :func:`backbone_rows` with ``regime="linear"`` reports only the cases the predictor called
-linear: how right it is where it speaks.
+linear: how right it is where it speaks. ``spiked`` counts the row's scored cases whose real
+loss rose above its start L_0 at some step (an instability the linear model does not follow),
+``spiked_flagged`` those of them the prediction had flagged.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class BackboneRow:
     flagged: int = 0
     not_converged: int = 0
     not_converged_flagged: int = 0
+    spiked: int = 0
+    spiked_flagged: int = 0
 
 
 def _nanmedian(values: list[float]) -> float:
@@ -100,6 +104,11 @@ def record_regime(record: Mapping[str, Any]) -> str | None:
 
 def _flagged(record: Mapping[str, Any]) -> bool:
     return record_regime(record) not in (None, "linear", "unobserved")
+
+
+def _spiked(record: Mapping[str, Any]) -> bool:
+    curve = (record.get("curves") or {}).get("real_loss")
+    return bool(curve is not None and len(curve) > 1 and max(curve[1:]) > curve[0])
 
 
 def _converged(record: Mapping[str, Any]) -> bool:
@@ -134,6 +143,7 @@ def _row(
     band = [p["in_band"] for p in pairs if p["opt"] != "gd" and p["in_band"] is not None]
     cases = {p["key"]: p["plateau"] for p in pairs}
     flags = {p["key"]: p["flagged"] for p in pairs}
+    spikes = {p["key"]: p["spiked"] for p in pairs}
     known = [v for v in cases.values() if v is not None]
     return BackboneRow(
         backbone=backbone,
@@ -152,6 +162,8 @@ def _row(
         flagged=int(sum(flags.values())),
         not_converged=len(dropped),
         not_converged_flagged=int(sum(dropped)),
+        spiked=int(sum(spikes.values())),
+        spiked_flagged=int(sum(spikes[k] and flags[k] for k in spikes)),
     )
 
 
@@ -198,6 +210,7 @@ def backbone_rows(
                 "in_band": in_band,
                 "plateau": plateau,
                 "flagged": _flagged(r),
+                "spiked": _spiked(r),
             }
             by[(label, None)].append(pair)
             by[(label, float(e_key))].append(pair)
@@ -219,7 +232,8 @@ def backbone_table(rows: Sequence[BackboneRow], *, title: str) -> Any:
 
     t = Table(title=title)
     cols = ("backbone", "ε", "GD n", "GD ≤13%", "SGD n", "SGD ≤20%", "med rel", "p95 rel",
-            "med |Δ|/T", "SGD band", "plateaued", "flagged", "not conv. (flagged)")  # fmt: skip
+            "med |Δ|/T", "SGD band", "plateaued", "flagged", "spiked (flagged)",
+            "not conv. (flagged)")  # fmt: skip
     for c in cols:
         t.add_column(c, justify="right")
     for r in rows:
@@ -236,6 +250,7 @@ def backbone_table(rows: Sequence[BackboneRow], *, title: str) -> Any:
             _pct(r.band_coverage),
             f"{r.plateaued}/{r.plateau_known}",
             f"{r.flagged}/{r.cases}",
+            f"{r.spiked} ({r.spiked_flagged})",
             "" if r.eps is not None else f"{r.not_converged} ({r.not_converged_flagged})",
         )
     return t
