@@ -220,6 +220,9 @@ def test_select_cases_by_split_and_cost_cap(capsys):
                "--max-case-minutes", "8", "--dry-run"])  # fmt: skip
     assert rc == 0 and f"{len(cheap)} cases" in capsys.readouterr().out
     assert main(["benchmark", "--grid", "v2", "--max-case-minutes", "0", "--dry-run"]) == 2
+    lite = select_cases(grid, split=Split.HELDOUT, backbones=["efficientnet_lite0@64"])
+    assert lite and {_label(c) for c in lite} == {"efficientnet_lite0@64"}
+    assert lite == [c for c in held if _label(c) == "efficientnet_lite0@64"]
 
 
 def test_not_converged_runs_are_counted_not_scored_and_linear_cases_reported_alone():

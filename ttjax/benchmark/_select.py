@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from ._case import BenchmarkCase
 from ._cost import estimate_case
+from ._grid_v2 import backbone_label
 from ._split import Split, in_split
 
 
@@ -14,8 +15,11 @@ def select_cases(
     *,
     split: Split = Split.ALL,
     max_case_s: float | None = None,
+    backbones: Collection[str] | None = None,
 ) -> list[BenchmarkCase]:
     """The cases of ``split`` whose estimated cost (real run + prediction) is ≤ ``max_case_s``.
+
+    ``backbones`` keeps only cases whose ``"model@image_size"`` label is listed.
 
     With a cost cap the cases are returned cheapest first (ties keep the grid's order), so an
     interrupted run has covered the most cases it could; cases whose backbone has no cost
@@ -31,6 +35,8 @@ def select_cases(
         []
     """
     chosen = [c for c in cases if in_split(c.key, split)]
+    if backbones is not None:
+        chosen = [c for c in chosen if backbone_label(c.task.to_dict()) in set(backbones)]
     if max_case_s is None:
         return chosen
 

@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-case-minutes", type=float, default=None,
                         help="run only cases whose estimated cost (--dry-run's) is at most this, "
                         "cheapest first")  # fmt: skip
+    parser.add_argument("--backbone", action="append", default=None, metavar="MODEL@SIZE",
+                        help="run only this backbone's cases (repeatable), e.g. "
+                        "efficientnet_lite0@64")  # fmt: skip
     parser.add_argument("--reuse-real", default=None, metavar="JSONL",
                         help="reuse the real runs of the ok cases in this file (re-score the "
                         "predictor without fine-tuning again)")  # fmt: skip
@@ -68,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.summary_only:
         cases = benchmark_grid(preset=GridPreset(args.grid), loss=Loss(args.loss))
         cap = None if args.max_case_minutes is None else 60.0 * args.max_case_minutes
-        cases = select_cases(cases, split=Split(args.run_split), max_case_s=cap)
+        cases = select_cases(
+            cases, split=Split(args.run_split), max_case_s=cap, backbones=args.backbone
+        )
         if args.limit is not None:
             cases = cases[: args.limit]
         if args.dry_run:
