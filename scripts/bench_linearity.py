@@ -74,7 +74,7 @@ def run_row(
     problem = Problem.from_ntk(ntk, task.labels, loss=ttjax.Loss.CE)
     limit = ttjax.max_stable_lr(problem, ttjax.Hyperparams(lr=1.0))
     hp = ttjax.Hyperparams(optimizer=ttjax.Optimizer.GD, lr=frac * limit, steps=steps)
-    obs = ttjax.observe_steps(model, task, hp, key=k_obs_key, steps=k_long)
+    obs = ttjax.observe_steps(model, task, hp, key=k_obs_key, steps=k_long, gradient=True)
     real = ttjax.finetune(model, task, hp, key=k_run, progress=False)
     real_t = {e: int(ttjax.epsilon_training_time(np.asarray(real.loss), e)) for e in EPS}
     short = ttjax.Observation(

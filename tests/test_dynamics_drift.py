@@ -163,6 +163,14 @@ def test_observed_kernel_of_a_linear_model_does_not_move_and_the_prediction_says
         model, task, hp, key=jax.random.key(2), progress=False, observe=0, ntk_config=exact
     )
     assert pred0.linearity["regime"] == "unobserved" and pred0.step_time_s is None
+    grad = predict_training_time(
+        model, task, hp, key=jax.random.key(2), progress=False, observe=3, ntk_config=exact,
+        dynamics=DynamicsConfig(drift=DriftModel.GRADIENT),
+    )  # fmt: skip
+    lin = grad.linearity  # κ along the gradient drives the dynamics, the trace's is reported
+    np.testing.assert_allclose(lin["kernel_scale_observed"], 1.0, rtol=1e-4)
+    np.testing.assert_allclose(lin["trace_scale_observed"], obs.kernel_scale, rtol=1e-6)
+    assert lin["regime"] == "linear"
 
 
 def test_a_drifting_run_is_flagged_with_a_wider_band():
@@ -216,7 +224,7 @@ def test_gradient_scale_matches_dense_jacobians_and_is_one_for_a_linear_model():
         )
         return np.asarray(flat, np.float64) @ np.asarray(flat, np.float64).T
 
-    obs = observe_steps(model, task, hp, key=jax.random.key(1), steps=3)
+    obs = observe_steps(model, task, hp, key=jax.random.key(1), steps=3, gradient=True)
     theta0 = theta_at(model.params, model.apply_fn)
     np.testing.assert_allclose(obs.gradient_scale(theta0), 1.0, rtol=1e-4)  # Θ never moves
     # a non-linear model (tanh hidden layer): the kernel moves; compare with dense Θ(w_k)
@@ -229,7 +237,8 @@ def test_gradient_scale_matches_dense_jacobians_and_is_one_for_a_linear_model():
 
     net = types.SimpleNamespace(**{**vars(model), "params": params, "apply_fn": mlp})
     hp = Hyperparams(optimizer=Optimizer.GD, lr=2.0, steps=20)
-    obs = observe_steps(net, task, hp, key=jax.random.key(1), steps=3)
+    obs = observe_steps(net, task, hp, key=jax.random.key(1), steps=3, gradient=True)
+    assert observe_steps(net, task, hp, key=jax.random.key(1), steps=3).grad_sq is None  # opt-in
     th0 = theta_at(params, mlp)
     got = obs.gradient_scale(th0)
     from ttjax.train._step import make_optimizer, make_step

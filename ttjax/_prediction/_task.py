@@ -17,7 +17,7 @@ from .._progress import stage
 from .._protocols import Kernel, Network, TrainingSet
 from .._types import PRNGKey
 from ..data import Task
-from ..dynamics import DEFAULT_DYNAMICS, DynamicsConfig, Problem, check_stability
+from ..dynamics import DEFAULT_DYNAMICS, DriftModel, DynamicsConfig, Problem, check_stability
 from ..ntk import NtkConfig, NtkResult, compute_ntk
 from ..train import Observation, observe_steps
 from ..train._timing import StepTimer, start_step_timing
@@ -95,12 +95,16 @@ def _observe(
     timer: StepTimer,
     progress: bool,
     timing: dict[str, float],
+    gradient: bool = False,
 ) -> Observation:
-    """The first ``steps`` real steps (step time, loss, κ_k), on the step compiled by ``timer``."""
+    """The first ``steps`` real steps (step time, loss, κ_k), on the step compiled by ``timer``;
+    ``gradient`` also records the full-set gradients (for ``DriftModel.GRADIENT``)."""
     text = f"running {steps} real steps (timing, kernel drift)"
     with stage(timing, "step_time", enabled=progress, text=text):
         compiled = timer.compiled()
-        return observe_steps(model, task, hparams, key=key, steps=steps, compiled=compiled)
+        return observe_steps(
+            model, task, hparams, key=key, steps=steps, compiled=compiled, gradient=gradient
+        )
 
 
 def predict_training_time(
@@ -188,7 +192,7 @@ def predict_training_time(
     if timer is not None:
         observation = _observe(
             model, task, hparams, steps=observe, key=k_time, timer=timer, progress=progress,
-            timing=timing,
+            timing=timing, gradient=dynamics.drift is DriftModel.GRADIENT,
         )  # fmt: skip
     step_time = observation.step_time_s if observation is not None and measure_time else None
     config: JsonDict = {

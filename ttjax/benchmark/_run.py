@@ -120,7 +120,7 @@ def evaluate_case(
         hparams = dataclasses.replace(hparams, lr=case.lr_fraction * limit)
     check_stability(problem, hparams)
     _, k_time, k_dyn = jax.random.split(k_pred, 3)  # as predict_training_time splits its key
-    obs = observe_steps(model, task, hparams, key=k_time, steps=4)
+    obs = observe_steps(model, task, hparams, key=k_time, steps=4, gradient=True)
 
     def predict_with(drift: DriftModel):
         dyn = dataclasses.replace(DEFAULT_DYNAMICS, drift=drift)

@@ -217,6 +217,7 @@ def observe_steps(
     warmup: int = 1,
     subset: int = 32,
     compiled: CompiledStep | None = None,
+    gradient: bool = False,
 ) -> Observation:
     """Run the first ``steps`` real training steps; time them and measure κ_k after each.
 
@@ -234,6 +235,9 @@ def observe_steps(
         subset: examples of the tr Θ probe.
         compiled: the step already compiled by :func:`ttjax.train._timing.compile_step`
             (e.g. in the background while Θ was built); None compiles it here.
+        gradient: also record ‖∇_w L(w_k)‖² and g_k on the full set (``grad_sq``,
+            ``loss_grad``; :meth:`Observation.gradient_scale`), one full-set forward and
+            backward pass per observed point (K + 1 of them).
 
     Example:
         >>> import jax
@@ -254,11 +258,11 @@ def observe_steps(
     step, compile_s = compiled.step, compiled.compile_s
     params, opt_state, x, y, k_step = compiled.args
     probe = trace_probe(model.apply_fn, x, num_classes=task.num_classes, key=k_probe, subset=subset)
-    grad_info = gradient_probe(model.apply_fn, x, y, loss=hparams.loss)
+    grad_info = gradient_probe(model.apply_fn, x, y, loss=hparams.loss) if gradient else None
     t0 = time.perf_counter()
     parts0 = probe(params)
     tr0 = sum(parts0.values())
-    grads = [grad_info(params)]
+    grads = [] if grad_info is None else [grad_info(params)]
     probe_s = time.perf_counter() - t0
     losses, scales, times = [], [], []
     parts = parts0
@@ -273,7 +277,8 @@ def observe_steps(
         t0 = time.perf_counter()
         parts = probe(params)
         scales.append(sum(parts.values()) / tr0 if tr0 > 0 else 1.0)
-        grads.append(grad_info(params))
+        if grad_info is not None:
+            grads.append(grad_info(params))
         probe_s += time.perf_counter() - t0
     return Observation(
         loss=np.asarray(losses),
@@ -283,8 +288,8 @@ def observe_steps(
         step_time_s=float(np.median(times)),
         compile_s=float(compile_s),
         probe_s=probe_s,
-        grad_sq=np.asarray([g[0] for g in grads]),
-        loss_grad=np.stack([g[1] for g in grads]),
+        grad_sq=np.asarray([g[0] for g in grads]) if grads else None,
+        loss_grad=np.stack([g[1] for g in grads]) if grads else None,
     )
 
 
