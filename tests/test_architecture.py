@@ -112,7 +112,8 @@ def test_no_private_import_across_subpackages() -> None:
 
 
 def test_scripts_and_notebooks_use_public_names() -> None:
-    sources = [(str(p.relative_to(ROOT)), p.read_text()) for p in sorted(ROOT.glob("scripts/*.py"))]
+    files = sorted(ROOT.glob("scripts/*.py")) + sorted(ROOT.glob("notebooks/*.py"))
+    sources = [(str(p.relative_to(ROOT)), p.read_text()) for p in files]
     sources += list(_notebook_cells())
     assert sources
     bad = []
