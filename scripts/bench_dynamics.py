@@ -30,7 +30,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from ttjax._config import Hyperparams, Loss, Optimizer
+from ttjax import Hyperparams, Loss, Optimizer
 from ttjax.dynamics import (
     DynamicsConfig,
     MomentumMode,

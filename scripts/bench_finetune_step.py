@@ -15,7 +15,7 @@ import time
 
 import jax
 
-from ttjax._config import Hyperparams
+from ttjax import Hyperparams
 from ttjax.data import load_task
 from ttjax.models import create_model
 from ttjax.train import measure_step_time

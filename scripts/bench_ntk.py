@@ -103,8 +103,7 @@ def _batched_backward_time(model, x, classes: int, chunk: int) -> float:
 def _forward_cotangent_time(model, x, classes: int, chunk: int) -> float:
     """The floor of the layer-factored Θ: one forward and C backward passes of *data*
     gradients (cotangents at every layer output, via the engine's taps), no features."""
-    from ttjax.ntk._layers import discover_layers, run_with_taps
-    from ttjax.ntk._params import make_layout
+    from ttjax.ntk import discover_layers, make_layout, run_with_taps
 
     layout = make_layout(model.params, None)
     specs = discover_layers(model.apply_fn, model.params, x[:1], layout)

@@ -17,8 +17,7 @@ import time
 import jax
 
 from ttjax import Hyperparams
-from ttjax.benchmark import TaskSpec, build_model, build_task
-from ttjax.benchmark._grid_v2 import FMNIST_TARGET, V2_BACKBONES
+from ttjax.benchmark import FMNIST_TARGET, V2_BACKBONES, TaskSpec, build_model, build_task
 from ttjax.train import measure_step_time
 
 

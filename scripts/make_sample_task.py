@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ttjax.data._sources import FASHION_MNIST_DIR, read_idx
+from ttjax.data import FASHION_MNIST_DIR, read_idx
 
 CLASSES = (5, 6, 7, 8, 9)
 PER_CLASS = 150

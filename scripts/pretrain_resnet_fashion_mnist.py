@@ -25,8 +25,7 @@ from pathlib import Path
 
 import jax
 
-from ttjax.benchmark import cache_dir, pretrain
-from ttjax.benchmark._pretrain import PretrainOptimizer, source_subset
+from ttjax.benchmark import PretrainOptimizer, cache_dir, pretrain, source_subset
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import jax
 
-from ttjax.benchmark import SMALL_CNN_FMNIST, cache_dir, pretrain
-from ttjax.benchmark._pretrain import PretrainOptimizer, source_subset
+from ttjax.benchmark import SMALL_CNN_FMNIST, PretrainOptimizer, cache_dir, pretrain, source_subset
 
 IMAGE_SIZE = 28
 

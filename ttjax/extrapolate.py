@@ -23,24 +23,24 @@ Example:
 
 from __future__ import annotations
 
-from ._extrapolate._curve import mse_loss_curve as mse_loss_curve
-from ._extrapolate._curve import spectrum_training_time as spectrum_training_time
-from ._extrapolate._pipeline import SubsetToFull as SubsetToFull
-from ._extrapolate._pipeline import subset_to_full as subset_to_full
-from ._extrapolate._power_law import PowerLaw as PowerLaw
-from ._extrapolate._power_law import fit_power_law as fit_power_law
-from ._extrapolate._power_law import fit_projection_tail as fit_projection_tail
-from ._extrapolate._spectrum import ExtrapolatedSpectrum as ExtrapolatedSpectrum
-from ._extrapolate._spectrum import ExtrapolationConfig as ExtrapolationConfig
-from ._extrapolate._spectrum import Spectrum as Spectrum
-from ._extrapolate._spectrum import extrapolate_spectrum as extrapolate_spectrum
-from ._extrapolate._spectrum import spectrum_from_ntk as spectrum_from_ntk
-from ._extrapolate._subset import SurrogateNtk as SurrogateNtk
-from ._extrapolate._subset import extrapolate_from_subset as extrapolate_from_subset
-from ._extrapolate._subset import forward_logits as forward_logits
-from ._extrapolate._subset import stratified_subset as stratified_subset
-from ._extrapolate._subset import subset_task_ntk as subset_task_ntk
-from ._extrapolate._subset import surrogate_ntk as surrogate_ntk
+from ._extrapolate import ExtrapolatedSpectrum as ExtrapolatedSpectrum
+from ._extrapolate import ExtrapolationConfig as ExtrapolationConfig
+from ._extrapolate import PowerLaw as PowerLaw
+from ._extrapolate import Spectrum as Spectrum
+from ._extrapolate import SubsetToFull as SubsetToFull
+from ._extrapolate import SurrogateNtk as SurrogateNtk
+from ._extrapolate import extrapolate_from_subset as extrapolate_from_subset
+from ._extrapolate import extrapolate_spectrum as extrapolate_spectrum
+from ._extrapolate import fit_power_law as fit_power_law
+from ._extrapolate import fit_projection_tail as fit_projection_tail
+from ._extrapolate import forward_logits as forward_logits
+from ._extrapolate import mse_loss_curve as mse_loss_curve
+from ._extrapolate import spectrum_from_ntk as spectrum_from_ntk
+from ._extrapolate import spectrum_training_time as spectrum_training_time
+from ._extrapolate import stratified_subset as stratified_subset
+from ._extrapolate import subset_task_ntk as subset_task_ntk
+from ._extrapolate import subset_to_full as subset_to_full
+from ._extrapolate import surrogate_ntk as surrogate_ntk
 
 __all__ = [
     "ExtrapolatedSpectrum",

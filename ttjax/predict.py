@@ -15,10 +15,14 @@ from collections.abc import Mapping, Sequence
 
 from ._config import Hyperparams
 from ._errors import ConfigError
-from ._prediction._core import DEFAULT_EPS, predict
-from ._prediction._result import Prediction
-from ._prediction._summary import summarize_paths
-from ._prediction._task import predict_training_time, task_ntk
+from ._prediction import (
+    DEFAULT_EPS,
+    Prediction,
+    predict,
+    predict_training_time,
+    summarize_paths,
+    task_ntk,
+)
 from ._protocols import Kernel
 from ._sweep import GridPoint, predict_grid
 from ._types import Array, Int, Labels, PRNGKey

@@ -9,3 +9,19 @@
 
 The grid (Tε over lr × momentum × batch size) is :mod:`ttjax._sweep`.
 """
+
+from ._core import DEFAULT_EPS as DEFAULT_EPS
+from ._core import predict as predict
+from ._result import Prediction as Prediction
+from ._summary import summarize_paths as summarize_paths
+from ._task import predict_training_time as predict_training_time
+from ._task import task_ntk as task_ntk
+
+__all__ = [
+    "DEFAULT_EPS",
+    "Prediction",
+    "predict",
+    "predict_training_time",
+    "summarize_paths",
+    "task_ntk",
+]

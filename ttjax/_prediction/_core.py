@@ -22,8 +22,8 @@ from ..dynamics import (
     Trajectories,
     batch_edge_ratio,
     simulate,
+    with_schedule_of,
 )
-from ..dynamics._config import with_schedule_of
 from ..train import Observation
 from ..training_time import Criterion
 from ._result import Prediction

@@ -19,8 +19,7 @@ from .._types import PRNGKey
 from ..data import Task
 from ..dynamics import DEFAULT_DYNAMICS, DriftModel, DynamicsConfig, Problem, check_stability
 from ..ntk import NtkConfig, NtkResult, compute_ntk
-from ..train import Observation, observe_steps
-from ..train._timing import StepTimer, start_step_timing
+from ..train import Observation, StepTimer, observe_steps, start_step_timing
 from ..training_time import Criterion
 from ._core import DEFAULT_EPS, predict
 from ._json import JsonDict
@@ -71,7 +70,7 @@ def _task_ntk_or_subset(
 ) -> Kernel:
     """Θ on all N examples, or on ``ntk_subset`` of them extrapolated to N (supp. §D)."""
     if ntk_subset is not None and ntk_subset != len(task.labels):
-        from .._extrapolate._subset import subset_task_ntk
+        from .._extrapolate import subset_task_ntk
 
         ntk, sub_timing = subset_task_ntk(
             model, task, ntk_subset, loss=hparams.loss, ntk_config=ntk_config, key=key,

@@ -12,15 +12,23 @@ from ._case import BenchmarkCase as BenchmarkCase
 from ._case import LrRegime as LrRegime
 from ._case import TaskSpec as TaskSpec
 from ._case import case_key as case_key
+from ._cost import format_cost as format_cost
+from ._grid import GridPreset as GridPreset
+from ._grid import benchmark_grid as benchmark_grid
+from ._grid_v2 import FMNIST_TARGET as FMNIST_TARGET
+from ._grid_v2 import V2_BACKBONES as V2_BACKBONES
 from ._pretrain import SMALL_CNN_FMNIST as SMALL_CNN_FMNIST
+from ._pretrain import PretrainOptimizer as PretrainOptimizer
 from ._pretrain import PretrainResult as PretrainResult
 from ._pretrain import cache_dir as cache_dir
 from ._pretrain import pretrain as pretrain
 from ._pretrain import resolve_weights as resolve_weights
+from ._pretrain import source_subset as source_subset
 from ._run import build_model as build_model
 from ._run import build_task as build_task
 from ._run import evaluate_case as evaluate_case
 from ._run import run_benchmark as run_benchmark
+from ._select import select_cases as select_cases
 from ._split import Split as Split
 from ._split import case_split as case_split
 from ._store import CaseStatus as CaseStatus
@@ -32,26 +40,33 @@ from ._summary import BenchmarkSummary as BenchmarkSummary
 from ._summary import ErrorRow as ErrorRow
 from ._summary import format_summary as format_summary
 from ._summary import summarize as summarize
+from ._summary import with_variant as with_variant
 
 __all__ = [
+    "FMNIST_TARGET",
     "PAPER_EPS",
     "SMALL_CNN_FMNIST",
+    "V2_BACKBONES",
     "BackboneRow",
     "BenchmarkCase",
     "BenchmarkSummary",
     "CaseStatus",
     "ErrorRow",
+    "GridPreset",
     "LrRegime",
+    "PretrainOptimizer",
     "PretrainResult",
     "Split",
     "TaskSpec",
     "append_record",
+    "benchmark_grid",
     "build_model",
     "build_task",
     "cache_dir",
     "case_key",
     "case_split",
     "evaluate_case",
+    "format_cost",
     "format_summary",
     "latest_records",
     "plateaued",
@@ -60,5 +75,8 @@ __all__ = [
     "resolve_weights",
     "resolved_hparams",
     "run_benchmark",
+    "select_cases",
+    "source_subset",
     "summarize",
+    "with_variant",
 ]

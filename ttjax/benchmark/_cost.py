@@ -78,7 +78,7 @@ def estimate_case(case: BenchmarkCase, costs: Mapping[str, StepCost] = STEP_COST
     """Estimated real-run and prediction seconds of ``case`` (see the module docstring).
 
     Example:
-        >>> from ttjax.benchmark._grid import GridPreset, benchmark_grid
+        >>> from ttjax.benchmark import GridPreset, benchmark_grid
         >>> case = benchmark_grid(preset=GridPreset.TINY)[0]  # GD, N = 8, T = 6
         >>> cost = StepCost(points=((4, 0.1), (8, 0.2)), compile_s=2.0)
         >>> c = estimate_case(case, {"tiny@8": cost})

@@ -69,8 +69,7 @@ def source_subset(
     Raises:
         DataError: Fashion-MNIST is not installed.
     """
-    from ..data import resize_images
-    from ..data._sources import load_fashion_mnist
+    from ..data import load_fashion_mnist, resize_images
 
     images, labels = load_fashion_mnist(split)
     rng = np.random.default_rng(seed)

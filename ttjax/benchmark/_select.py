@@ -27,7 +27,7 @@ def select_cases(
     kept. The cost is :func:`ttjax.benchmark._cost.estimate_case`'s.
 
     Example:
-        >>> from ttjax.benchmark._grid import GridPreset, benchmark_grid
+        >>> from ttjax.benchmark import GridPreset, benchmark_grid
         >>> grid = benchmark_grid(preset=GridPreset.TINY)
         >>> len(select_cases(grid)) == len(grid)
         True

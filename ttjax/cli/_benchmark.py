@@ -14,7 +14,7 @@ from .._config import Loss
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..benchmark._grid import GridPreset
+    from ..benchmark import GridPreset
 
     parser.add_argument(
         "--grid",
@@ -57,10 +57,17 @@ def run(args: argparse.Namespace) -> int:
     import jax
 
     from .._errors import ConfigError
-    from ..benchmark import Split, format_summary, read_records, run_benchmark, summarize
-    from ..benchmark._cost import format_cost
-    from ..benchmark._grid import GridPreset, benchmark_grid
-    from ..benchmark._select import select_cases
+    from ..benchmark import (
+        GridPreset,
+        Split,
+        benchmark_grid,
+        format_cost,
+        format_summary,
+        read_records,
+        run_benchmark,
+        select_cases,
+        summarize,
+    )
     from ._task_flags import check_benchmark_flags
 
     if args.limit is not None and args.limit < 1:
@@ -88,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         run_benchmark(cases, path=args.out, key=jax.random.key(args.seed), reuse_real=reuse)
     records = read_records(args.out)
     if args.variant is not None:
-        from ..benchmark._summary import with_variant
+        from ..benchmark import with_variant
 
         records = with_variant(records, args.variant)
     summary = summarize(records, split=Split(args.split))

@@ -74,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from .._progress import stage
-    from ..dynamics import Problem
-    from ..dynamics._config import with_schedule_of
+    from ..dynamics import Problem, with_schedule_of
     from ..predict import Criterion, predict_grid, task_ntk
     from ._report import write_json
 

@@ -12,6 +12,7 @@ from ._config import MomentumMode as MomentumMode
 from ._config import NoiseModel as NoiseModel
 from ._config import OdeSolver as OdeSolver
 from ._config import TimeMode as TimeMode
+from ._config import with_schedule_of as with_schedule_of
 from ._limits import batch_edge_ratio as batch_edge_ratio
 from ._problem import Problem as Problem
 from ._schedule import Schedule as Schedule
@@ -50,4 +51,5 @@ __all__ = [
     "mse_loss_curve",
     "simulate",
     "simulate_grid",
+    "with_schedule_of",
 ]

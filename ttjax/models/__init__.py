@@ -8,6 +8,8 @@ each network module owns (:func:`resnet_table`, :func:`efficientnet_lite0_table`
 from ._conv import Conv as Conv
 from ._conv import ConvImpl as ConvImpl
 from ._conv import conv2d as conv2d
+from ._conv import explicit_padding as explicit_padding
+from ._conv import im2col_patches as im2col_patches
 from ._efficientnet import EfficientNetLite0 as EfficientNetLite0
 from ._efficientnet import efficientnet_lite0_table as efficientnet_lite0_table
 from ._model import Model as Model
@@ -38,5 +40,7 @@ __all__ = [
     "conv2d",
     "create_model",
     "efficientnet_lite0_table",
+    "explicit_padding",
+    "im2col_patches",
     "resnet_table",
 ]

@@ -22,8 +22,11 @@ from ._config import NtkConfig as NtkConfig
 from ._config import NtkMethod as NtkMethod
 from ._config import NtkResult as NtkResult
 from ._driver import compute_ntk as compute_ntk
+from ._layers import discover_layers as discover_layers
+from ._layers import run_with_taps as run_with_taps
 from ._linearize import LinearizedModel as LinearizedModel
 from ._linearize import linearize as linearize
+from ._params import make_layout as make_layout
 from ._spectrum import eigh_spectrum as eigh_spectrum
 from ._spectrum import ntk_spectrum as ntk_spectrum
 
@@ -37,9 +40,12 @@ __all__ = [
     "cache_key",
     "cached_ntk",
     "compute_ntk",
+    "discover_layers",
     "eigh_spectrum",
     "linearize",
     "load_ntk",
+    "make_layout",
     "ntk_spectrum",
+    "run_with_taps",
     "save_ntk",
 ]

@@ -96,7 +96,7 @@ def choose_method(
 
     Example:
         >>> import jax, jax.numpy as jnp
-        >>> from ttjax.ntk._params import make_layout
+        >>> from ttjax.ntk import make_layout
         >>> f = lambda p, x: x @ p["w"]
         >>> p = {"w": jnp.ones((3, 2))}
         >>> c = choose_method(f, p, jnp.ones((1, 3)), config=NtkConfig(),

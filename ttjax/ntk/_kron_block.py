@@ -19,7 +19,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .._types import PyTree
-from ..models._conv import im2col_patches
+from ..models import im2col_patches
 from ._countsketch import count_sketch, permutation_table
 from ._estimator import BlockOut
 from ._kron_routes import KronPlan, LayerPlan, Route

@@ -25,7 +25,7 @@ import numpy as np
 
 from .._errors import ConfigError
 from .._types import PyTree
-from ..models._conv import Conv, explicit_padding
+from ..models import Conv, explicit_padding
 from ._params import ParamLayout
 
 
