@@ -35,6 +35,9 @@ def test_predict_cli_writes_the_json_schema_and_a_png(tmp_path, capsys):
     assert {"ntk", "solve", "total"} <= set(doc["timing_s"])
     step = doc["step_time_s"]
     assert doc["wall_clock_estimate_s"] == doc["training_time"]["0.01"]["median"] * step
+    lin = doc["linearity"]  # the contract's top-level regime and warnings mirror it
+    assert doc["regime"] == {"linear": "lazy"}.get(lin["regime"], lin["regime"])
+    assert doc["warnings"] == ([lin["warning"]] if lin.get("warning") else [])
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = capsys.readouterr().out
     assert "real Tε" in table and str(int(epsilon_training_time(np.array(ref_loss), 0.4))) in table

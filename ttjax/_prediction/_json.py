@@ -16,14 +16,19 @@ JsonDict = dict[str, Any]
 """A JSON-friendly mapping (values: str, numbers, None, lists and such mappings)."""
 
 
+_CONTRACT_REGIME = {"linear": "lazy"}
+
+
 def prediction_document(pred: Prediction, eps_text: Sequence[str] | None = None) -> JsonDict:
     """``config``, ``curves``, ``training_time`` (keys: ε as given), wall-clock, timings,
-    ``stability``, ``method`` and ``linearity`` of ``pred``.
+    ``stability``, ``method`` and ``linearity`` of ``pred``, and the contract's top-level
+    ``regime`` (``linearity.regime``, with ``linear`` written ``lazy``) and ``warnings``.
 
     ``eps_text``: the ε keys as the user wrote them (``"0.1"``, ``".1"``); default
     :func:`ttjax.training_time.eps_key` of each ε.
     """
     keys = list(eps_text) if eps_text is not None else [eps_key(e) for e in pred.training_time]
+    regime = str(pred.linearity.get("regime", "unobserved"))
     tt = {k: s.to_dict() for k, s in zip(keys, pred.training_time.values(), strict=True)}
     other = {k: s.to_dict() for k, s in zip(keys, pred.training_time_other.values(), strict=True)}
     return {
@@ -45,6 +50,9 @@ def prediction_document(pred: Prediction, eps_text: Sequence[str] | None = None)
         },
         "method": pred.trajectories.method.value,
         "linearity": pred.linearity,
+        # the shared contract's top-level keys (docs/ARCHITECTURE.md): "lazy" is "linear"
+        "regime": _CONTRACT_REGIME.get(regime, regime),
+        "warnings": [pred.warning] if pred.warning else [],
     }
 
 
