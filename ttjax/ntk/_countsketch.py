@@ -25,8 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._estimator import Estimate, Plan, Problem
-from ._grads import GramAcc, Reduction, contract_gram, plan_gradients
+from ._estimator import Plan, Problem
+from ._grads import GramContraction, Reduction, plan_gradients
 from ._params import ParamLayout
 
 Table = tuple[jax.Array, jax.Array, jax.Array | None]
@@ -112,16 +112,8 @@ def sketch_reduction(problem: Problem) -> Reduction:
 
 
 @dataclasses.dataclass(frozen=True)
-class CountSketchEstimator:
+class CountSketchEstimator(GramContraction):
     """``NtkMethod.SKETCH``: ``Θ ≈ S Sᵀ`` with S the count-sketched per-example gradients."""
 
     def plan(self, problem: Problem) -> Plan:
         return plan_gradients(problem, sketch_reduction(problem))
-
-    def contract(
-        self, problem: Problem, plan: Plan, index: int, outputs: np.ndarray, acc: GramAcc | None
-    ) -> GramAcc:
-        return contract_gram(problem, outputs, acc, keep_features=True)
-
-    def finalize(self, problem: Problem, plan: Plan, acc: GramAcc) -> Estimate:
-        return Estimate(acc.theta, acc.features, None, {"probes": None})

@@ -11,11 +11,10 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float
 
-from ._estimator import Estimate, Plan, Problem
-from ._grads import GramAcc, Reduction, contract_gram, plan_gradients, raw_dim
+from ._estimator import Plan, Problem
+from ._grads import GramContraction, Reduction, plan_gradients, raw_dim
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,16 +32,10 @@ RAW = Reduction(features=lambda d, chunk: RawFeatures(), dim=raw_dim, grouped=Tr
 
 
 @dataclasses.dataclass(frozen=True)
-class ExactEstimator:
+class ExactEstimator(GramContraction):
     """``NtkMethod.EXACT``: ``Θ = Σ_g J_g J_gᵀ``; no factor is returned."""
+
+    keep_features = False
 
     def plan(self, problem: Problem) -> Plan:
         return plan_gradients(problem, RAW)
-
-    def contract(
-        self, problem: Problem, plan: Plan, index: int, outputs: np.ndarray, acc: GramAcc | None
-    ) -> GramAcc:
-        return contract_gram(problem, outputs, acc, keep_features=False)
-
-    def finalize(self, problem: Problem, plan: Plan, acc: GramAcc) -> Estimate:
-        return Estimate(acc.theta, None, None, {"probes": None})

@@ -25,7 +25,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .._types import PyTree
-from ._estimator import BlockOut, Pass, Plan, Problem
+from ._estimator import BlockOut, Estimate, Pass, Plan, Problem
 from ._memory import max_group_params, plan_blocks
 from ._params import ParamLayout, group_leaves
 
@@ -203,3 +203,18 @@ def contract_gram(
     theta += flat @ flat.T
     features = flat if keep_features else None
     return GramAcc(theta=theta, features=features)
+
+
+class GramContraction:
+    """``contract`` / ``finalize`` shared by the estimators whose block outputs are features Φ:
+    ``Θ += Φ Φᵀ`` per block; Φ is kept as Θ's factor when the class sets ``keep_features``."""
+
+    keep_features: bool = True
+
+    def contract(
+        self, problem: Problem, plan: Plan, index: int, outputs: np.ndarray, acc: GramAcc | None
+    ) -> GramAcc:
+        return contract_gram(problem, outputs, acc, keep_features=self.keep_features)
+
+    def finalize(self, problem: Problem, plan: Plan, acc: GramAcc) -> Estimate:
+        return Estimate(acc.theta, acc.features, None, {"probes": None})

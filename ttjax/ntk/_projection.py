@@ -12,11 +12,10 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float
 
-from ._estimator import Estimate, Plan, Problem
-from ._grads import GramAcc, Reduction, contract_gram, plan_gradients
+from ._estimator import Plan, Problem
+from ._grads import GramContraction, Reduction, plan_gradients
 
 
 def random_projection(
@@ -65,7 +64,7 @@ class ProjectedFeatures:
 
 
 @dataclasses.dataclass(frozen=True)
-class ProjectionEstimator:
+class ProjectionEstimator(GramContraction):
     """``GAUSSIAN`` (``sparse=False``) or ``SPARSE`` (``sparse=True``) projection of J."""
 
     sparse: bool
@@ -78,11 +77,3 @@ class ProjectionEstimator:
             chunk_bytes=lambda chunk, d, itemsize: chunk * d * itemsize * 3,
         )
         return plan_gradients(problem, reduction)
-
-    def contract(
-        self, problem: Problem, plan: Plan, index: int, outputs: np.ndarray, acc: GramAcc | None
-    ) -> GramAcc:
-        return contract_gram(problem, outputs, acc, keep_features=True)
-
-    def finalize(self, problem: Problem, plan: Plan, acc: GramAcc) -> Estimate:
-        return Estimate(acc.theta, acc.features, None, {"probes": None})
