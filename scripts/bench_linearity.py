@@ -88,29 +88,17 @@ def run_row(
         grad_sq=None if obs.grad_sq is None else obs.grad_sq[: k_obs + 1],
         loss_grad=None if obs.loss_grad is None else obs.loss_grad[: k_obs + 1],
     )
+    drifts = {"fixed": DriftModel.NONE, "drift": DriftModel.OBSERVED, "grad": DriftModel.GRADIENT}
     preds = {
-        "fixed": ttjax.predict_from_ntk(
-            ntk,
-            task.labels,
+        label: ttjax.predict.predict(
+            problem,
             hp,
-            eps=EPS,
+            dynamics=ttjax.DynamicsConfig(drift=drift),
             key=k_pred,
-            problem=problem,
-            dynamics=ttjax.DynamicsConfig(drift=DriftModel.NONE),
-        ),
-        "drift": ttjax.predict_from_ntk(
-            ntk, task.labels, hp, eps=EPS, key=k_pred, problem=problem, observation=short
-        ),
-        "grad": ttjax.predict_from_ntk(
-            ntk,
-            task.labels,
-            hp,
             eps=EPS,
-            key=k_pred,
-            problem=problem,
-            observation=short,
-            dynamics=ttjax.DynamicsConfig(drift=DriftModel.GRADIENT),
-        ),
+            observation=None if drift is DriftModel.NONE else short,
+        )
+        for label, drift in drifts.items()
     }
     kappa = obs.kernel_scale
     rows = []

@@ -12,7 +12,8 @@ SGD is then observed to spike and settle where the *batch sharpness*
 
 is about 2/η̃ (Andreyev & Beneventano 2024, "Edge of Stochastic Stability"), a regime the
 linearised SDE does not model. We estimate S_B at f₀ over random batches drawn without
-replacement, by power iteration (as :func:`ttjax.dynamics._stability.curvature`).
+replacement, by the same power iteration as the full-batch limit
+(:func:`ttjax.dynamics._stability.top_curvature`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from jaxtyping import Array, Float
 
 from .._config import Loss
 from .._types import PRNGKey
-from ._stability import _hessian_vp
+from ._stability import top_curvature
 
 
 @functools.partial(jax.jit, static_argnames=("loss", "batch_size", "samples", "iters"))
@@ -55,21 +56,7 @@ def batch_sharpness(
     def one(k: PRNGKey) -> Float[Array, ""]:
         idx = jax.random.permutation(k, n)[:batch_size]
         rows = (idx[:, None] * c + jnp.arange(c)[None, :]).reshape(-1)
-        t_bb = theta[rows][:, rows]
-        f_b = f0[idx]
-
-        def h(v):
-            return _hessian_vp(v.reshape(batch_size, c), f_b, loss=loss).reshape(-1)
-
-        def body(_, v):
-            w = t_bb @ h(v)
-            return w / jnp.maximum(jnp.linalg.norm(w), jnp.finfo(w.dtype).tiny)
-
-        v0 = 1.0 + 0.1 * jnp.sin(jnp.arange(batch_size * c, dtype=theta.dtype))
-        u = jax.lax.fori_loop(0, iters, body, v0 / jnp.linalg.norm(v0))
-        hu = h(u)
-        tiny = jnp.finfo(u.dtype).tiny
-        return jnp.vdot(hu, t_bb @ hu) / jnp.maximum(jnp.vdot(hu, u), tiny)
+        return top_curvature(theta[rows][:, rows], f0[idx], loss=loss, iters=iters)
 
     return jnp.mean(jax.vmap(one)(keys))
 

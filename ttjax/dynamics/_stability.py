@@ -50,6 +50,30 @@ def _power(matvec, v0: Float[Array, " NC"], iters: int) -> Float[Array, ""]:
     return jnp.vdot(v, matvec(v)) / jnp.vdot(v, v)
 
 
+def top_curvature(
+    theta: Float[Array, "NC NC"], f: Float[Array, "N C"], *, loss: Loss, iters: int
+) -> Float[Array, ""]:
+    """λ_max(Θ H(f)) by ``iters`` steps of power iteration on Θ H (traceable, not jitted).
+
+    Θ H is similar to the PSD H^{1/2} Θ H^{1/2}, so the iteration converges to the top
+    eigenvector u of ΘH, and λ = ⟨Hu, ΘHu⟩ / ⟨Hu, u⟩ (exact for an eigenvector).
+    """
+    n, c = f.shape
+
+    def h(v):
+        return _hessian_vp(v.reshape(n, c), f, loss=loss).reshape(-1)
+
+    def body(_, v):
+        w = theta @ h(v)
+        return w / jnp.maximum(jnp.linalg.norm(w), jnp.finfo(w.dtype).tiny)
+
+    # A deterministic, generic start vector (not orthogonal to the top eigenvector).
+    v0 = 1.0 + 0.1 * jnp.sin(jnp.arange(n * c, dtype=theta.dtype))
+    u = jax.lax.fori_loop(0, iters, body, v0 / jnp.linalg.norm(v0))
+    hu = h(u)
+    return jnp.vdot(hu, theta @ hu) / jnp.maximum(jnp.vdot(hu, u), jnp.finfo(u.dtype).tiny)
+
+
 @functools.partial(jax.jit, static_argnames=("loss", "iters"))
 def curvature(
     theta: Float[Array, "NC NC"],
@@ -74,19 +98,7 @@ def curvature(
     # A deterministic, generic start vector (not orthogonal to the top eigenvector).
     v0 = 1.0 + 0.1 * jnp.sin(jnp.arange(n * c, dtype=theta.dtype))
     lam = _power(lambda v: theta @ v, v0, iters)
-
-    def h(v):
-        return _hessian_vp(v.reshape(n, c), f0, loss=loss).reshape(-1)
-
-    # Power iteration on Θ H (similar to the PSD H^{1/2} Θ H^{1/2}); converges to the
-    # top eigenvector u of ΘH. Then λ = ⟨Hu, ΘHu⟩ / ⟨Hu, u⟩ (exact for an eigenvector).
-    def body(_, v):
-        w = theta @ h(v)
-        return w / jnp.maximum(jnp.linalg.norm(w), jnp.finfo(w.dtype).tiny)
-
-    u = jax.lax.fori_loop(0, iters, body, v0 / jnp.linalg.norm(v0))
-    hu = h(u)
-    curv = jnp.vdot(hu, theta @ hu) / jnp.maximum(jnp.vdot(hu, u), jnp.finfo(u.dtype).tiny)
+    curv = top_curvature(theta, f0, loss=loss, iters=iters)
     return Curvature(lambda_max=lam, curvature=curv)
 
 
