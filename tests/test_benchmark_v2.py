@@ -223,6 +223,9 @@ def test_select_cases_by_split_and_cost_cap(capsys):
     lite = select_cases(grid, split=Split.HELDOUT, backbones=["efficientnet_lite0@64"])
     assert lite and {_label(c) for c in lite} == {"efficientnet_lite0@64"}
     assert lite == [c for c in held if _label(c) == "efficientnet_lite0@64"]
+    capsys.readouterr()
+    assert main(["benchmark", "--grid", "v2", "--backbone", "foo@1", "--dry-run"]) == 2
+    assert "--backbone foo@1 is not in this grid" in capsys.readouterr().err
 
 
 def test_not_converged_runs_are_counted_not_scored_and_linear_cases_reported_alone():

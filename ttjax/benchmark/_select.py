@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+from .._errors import ConfigError
 from ._case import BenchmarkCase
 from ._cost import estimate_case
 from ._grid_v2 import backbone_label
@@ -19,7 +20,8 @@ def select_cases(
 ) -> list[BenchmarkCase]:
     """The cases of ``split`` whose estimated cost (real run + prediction) is ≤ ``max_case_s``.
 
-    ``backbones`` keeps only cases whose ``"model@image_size"`` label is listed.
+    ``backbones`` keeps only cases whose ``"model@image_size"`` label is listed (a label the
+    grid does not have is a :class:`ttjax.ConfigError`).
 
     With a cost cap the cases are returned cheapest first (ties keep the grid's order), so an
     interrupted run has covered the most cases it could; cases whose backbone has no cost
@@ -36,6 +38,13 @@ def select_cases(
     """
     chosen = [c for c in cases if in_split(c.key, split)]
     if backbones is not None:
+        known = {backbone_label(c.task.to_dict()) for c in cases}
+        unknown = sorted(set(backbones) - known)
+        if unknown:
+            raise ConfigError(
+                f"--backbone {', '.join(unknown)} is not in this grid; its backbones are "
+                f"{', '.join(sorted(known))}."
+            )
         chosen = [c for c in chosen if backbone_label(c.task.to_dict()) in set(backbones)]
     if max_case_s is None:
         return chosen

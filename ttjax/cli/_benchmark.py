@@ -15,6 +15,7 @@ from .._config import Loss
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..benchmark import GridPreset
+    from ..dynamics import DriftModel
 
     parser.add_argument(
         "--grid",
@@ -46,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reuse-real", default=None, metavar="JSONL",
                         help="reuse the real runs of the ok cases in this file (re-score the "
                         "predictor without fine-tuning again)")  # fmt: skip
-    parser.add_argument("--variant", choices=["observed", "gradient", "none"], default=None,
+    parser.add_argument("--variant", choices=[d.value for d in DriftModel], default=None,
                         help="summarise another drift model's predictions, kept in the "
                         "records (predicted_variants)")  # fmt: skip
     parser.add_argument("--dry-run", action="store_true",

@@ -23,7 +23,7 @@ DEFAULT_PATHS = 128
 
 def add_dynamics_flags(parser: argparse.ArgumentParser) -> None:
     """Θ-method and dynamics flags shared by ``predict`` and ``sweep``."""
-    from ..dynamics import MomentumMode, NoiseModel, TimeMode
+    from ..dynamics import DriftModel, MomentumMode, NoiseModel, TimeMode
     from ..ntk import NtkMethod
 
     g = parser.add_argument_group("prediction")
@@ -49,7 +49,7 @@ def add_dynamics_flags(parser: argparse.ArgumentParser) -> None:
                    default=None,
                    help="exact heavy ball or the paper's η/(1−m) (default: exact in discrete "
                    "time, effective_lr in continuous time)")  # fmt: skip
-    g.add_argument("--drift", choices=["observed", "gradient", "none"], default="observed",
+    g.add_argument("--drift", choices=[d.value for d in DriftModel], default="observed",
                    help="kernel drift: follow tr Θ measured over the first --observe real "
                    "steps, or its scale along the loss gradient, or the paper's fixed kernel "
                    "(default: %(default)s)")  # fmt: skip
