@@ -32,10 +32,14 @@ STEADY = 0.2
 
 
 def observed_scale(observation: Any, theta: Any, drift: DriftModel) -> np.ndarray | None:
-    """The κ_1..κ_K the dynamics follow: by the trace, or along the gradient (``GRADIENT``;
-    the trace when the gradients were not recorded); None without an observation."""
+    """The κ_1..κ_K the dynamics follow: by the trace, along the gradient (``GRADIENT``; the
+    trace when the gradients were not recorded), or the walk's κ_1..κ_{T−1} along the
+    predicted trajectory (``PATH``; the trace when not walked); None without an observation."""
     if observation is None:
         return None
+    path = getattr(observation, "path", None)
+    if drift is DriftModel.PATH and path is not None:
+        return np.asarray(path.kernel_scale[1:])  # κ_1..κ_{T−1}: the schedule itself
     if drift is DriftModel.GRADIENT:
         g = observation.gradient_scale(theta)
         if g is not None:
@@ -100,21 +104,27 @@ def report(
     module_share: dict[str, float] | None = None,
     batch_edge_ratio: float | None = None,
     trace_scale: Floats | None = None,
+    path: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``linearity`` block of a prediction (JSON-friendly) with its one-line warning.
 
     ``batch_edge_ratio``: :func:`ttjax.dynamics.batch_edge_ratio` at κ = 1 (SGD), reported
     as ``batch_edge_ratio`` with the observed drift applied (:func:`batch_edge`).
     ``trace_scale``: the trace's κ_k when the dynamics followed another observed scale
-    (``kappa``, e.g. along the gradient), reported beside it.
+    (``kappa``, e.g. along the gradient), reported beside it. ``path``: the walk along the
+    predicted trajectory (:meth:`ttjax.train.PathWalk.to_dict`) when ``kappa`` is its κ_t
+    schedule (``DriftModel.PATH``); reported as ``path_walk``, and ``kernel_scale_observed``
+    stays the first real steps' (the trace's).
     """
     regime = classify(kappa, traj, batch_edge_ratio)
     out: dict[str, Any] = {"regime": regime, "steady_tolerance": STEADY}
     out["batch_edge_ratio"] = batch_edge(kappa, batch_edge_ratio)
     if kappa is not None and len(kappa):
-        k = len(kappa)
-        out["observed_steps"] = k
-        out["kernel_scale_observed"] = [float(v) for v in kappa]
+        shown = kappa if path is None or trace_scale is None else trace_scale
+        out["observed_steps"] = len(shown)
+        out["kernel_scale_observed"] = [float(v) for v in shown]
+        if path is not None:
+            out["path_walk"] = dict(path)
         if trace_scale is not None:
             out["trace_scale_observed"] = [float(v) for v in trace_scale]
         out["kernel_scale_cap"] = traj.scale_cap if np.isfinite(traj.scale_cap) else None
@@ -155,6 +165,12 @@ def _warning(regime: str, info: dict[str, Any]) -> str | None:
     kappa = info["kernel_scale_observed"]
     k = info["observed_steps"]
     moved = f"tr Θ moved to {kappa[-1]:.2f}× its start in {k} real steps"
+    walk = info.get("path_walk")
+    if walk is not None and walk["kernel_scale"]:
+        moved = (
+            f"along the predicted path the kernel moved to {walk['kernel_scale'][-1]:.2f}× "
+            f"its start by step {walk['reached']}"
+        )
     widen = f"5–95% band widened ×{info['band_widening']:.1f}"
     if regime == "edge_of_stability":
         return (

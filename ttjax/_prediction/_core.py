@@ -17,6 +17,7 @@ from .._progress import stage
 from .._types import PRNGKey
 from ..dynamics import (
     DEFAULT_DYNAMICS,
+    DriftModel,
     DynamicsConfig,
     Problem,
     Trajectories,
@@ -26,6 +27,7 @@ from ..dynamics import (
 )
 from ..train import Observation
 from ..training_time import Criterion
+from ._json import JsonDict
 from ._result import Prediction
 from ._summary import Curves, TimesByEps, summarize_paths
 
@@ -121,6 +123,7 @@ def predict(
         predicted_loss=curves["loss"],
         module_scale=None if observation is None else observation.module_scale,
         module_share=None if observation is None else observation.module_share,
+        path=_walk_info(observation, dynamics),
     )
     wall = None if step_time_s is None else {e: s.median * step_time_s for e, s in tt.items()}
     timing["total"] = timing["solve"]
@@ -143,6 +146,13 @@ def predict(
         trajectories=traj,
         linearity=linearity,
     )
+
+
+def _walk_info(observation: Observation | None, dynamics: DynamicsConfig) -> JsonDict | None:
+    """The path walk's summary when the dynamics follow it (``DriftModel.PATH``)."""
+    if observation is None or observation.path is None or dynamics.drift is not DriftModel.PATH:
+        return None
+    return observation.path.to_dict()
 
 
 __all__ = ["DEFAULT_EPS", "predict"]

@@ -19,7 +19,14 @@ from .._types import PRNGKey
 from ..data import Task
 from ..dynamics import DEFAULT_DYNAMICS, DriftModel, DynamicsConfig, Problem, check_stability
 from ..ntk import NtkConfig, NtkResult, compute_ntk
-from ..train import Observation, StepTimer, observe_steps, start_step_timing
+from ..train import (
+    PATH_BUDGET,
+    Observation,
+    StepTimer,
+    observe_steps,
+    start_step_timing,
+    walk_task_path,
+)
 from ..training_time import Criterion
 from ._core import DEFAULT_EPS, predict
 from ._json import JsonDict
@@ -124,6 +131,7 @@ def predict_training_time(
     observe: int = 4,
     ntk_subset: int | None = None,
     save_outputs: Sequence[int] | None = None,
+    path_budget: int = PATH_BUDGET,
 ) -> Prediction:
     """Predict the loss/error curves and Tε of fine-tuning ``model`` on ``task``.
 
@@ -155,6 +163,8 @@ def predict_training_time(
             spectrum to N (supplementary §D; :func:`ttjax.extrapolate.subset_task_ntk`);
             None or N: the full Θ.
         save_outputs: steps t whose outputs f_t ``Prediction.trajectories.outputs`` keeps.
+        path_budget: full-set passes the walk along the predicted trajectory may spend
+            (``DriftModel.PATH`` only; :func:`ttjax.train.walk_predicted_path`).
 
     Example:
         >>> import jax
@@ -193,6 +203,10 @@ def predict_training_time(
             model, task, hparams, steps=observe, key=k_time, timer=timer, progress=progress,
             timing=timing, gradient=dynamics.drift is DriftModel.GRADIENT,
         )  # fmt: skip
+    if observation is not None and dynamics.drift is DriftModel.PATH:
+        with stage(timing, "path", enabled=progress, text="walking the predicted path"):
+            walk = walk_task_path(model, task, problem.theta, hparams, budget=path_budget)
+        observation = dataclasses.replace(observation, path=walk)
     step_time = observation.step_time_s if observation is not None and measure_time else None
     config: JsonDict = {
         "model": getattr(model, "name", None),

@@ -86,10 +86,12 @@ def evaluate_case(
     The prediction is the default of :func:`ttjax.predict_training_time` (Θ, the first real
     steps observed, the drifting kernel); from the same Θ and the same observed steps the
     record also keeps every drift model's Tε (``predicted_variants``: ``observed`` — κ by the
-    trace —, ``gradient`` — κ along the loss gradient —, and ``none``, the fixed kernel), so
-    that models can be compared on identical inputs. ``reuse_real``: an earlier ``ok`` record of
-    the same case whose real run (curves, timings) is kept instead of fine-tuning again —
-    re-scoring a changed predictor costs predictions only.
+    trace —, ``gradient`` — κ along the loss gradient —, ``path`` — κ along the predicted
+    trajectory, :func:`ttjax.train.walk_predicted_path` — and ``none``, the fixed kernel), so
+    that models can be compared on identical inputs (``path_walk``: the walk's summary).
+    ``reuse_real``: an earlier ``ok`` record of the same case whose real run (curves, timings)
+    is kept instead of fine-tuning again — re-scoring a changed predictor costs predictions
+    only. The walk runs after the default prediction is timed (it is opt-in for users).
 
     Timings: ``predict`` is the wall-clock of Θ (:func:`ttjax.predict.task_ntk`) plus the
     observed steps and the default prediction (dynamics, Tε; JIT compilation included, as a
@@ -103,7 +105,7 @@ def evaluate_case(
     from ..dynamics import DEFAULT_DYNAMICS, DriftModel, Problem, check_stability
     from ..ntk import NtkConfig, NtkMethod
     from ..predict import predict, task_ntk
-    from ..train import finetune, observe_steps
+    from ..train import finetune, observe_steps, walk_task_path
 
     k_head, k_pred, k_train = jax.random.split(key, 3)
     t0 = time.perf_counter()
@@ -129,6 +131,8 @@ def evaluate_case(
 
     pred = predict_with(DEFAULT_DYNAMICS.drift)
     t2 = time.perf_counter()
+    walk = walk_task_path(model, task, problem.theta, hparams)  # for DriftModel.PATH
+    obs = dataclasses.replace(obs, path=walk)
     variants = {
         d.value: {eps_key(e): s.to_dict() for e, s in predict_with(d).training_time.items()}
         for d in DriftModel
@@ -171,6 +175,7 @@ def evaluate_case(
         "ntk_method_resolved": ntk.method.value,
         "linearity": {k: v for k, v in pred.linearity.items() if k in _LINEARITY_KEYS},
         "gradient_scale_observed": _maybe_list(obs.gradient_scale(problem.theta)),
+        "path_walk": walk.to_dict(),
         "predicted_fixed_kernel": pred.linearity.get("fixed_kernel_training_time"),
         "step_time_s": step_time,
         "cost_ratio": float(real_timing["train_steps"]) / max(t2 - t1, 1e-9),

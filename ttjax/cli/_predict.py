@@ -51,8 +51,13 @@ def add_dynamics_flags(parser: argparse.ArgumentParser) -> None:
                    "time, effective_lr in continuous time)")  # fmt: skip
     g.add_argument("--drift", choices=[d.value for d in DriftModel], default="observed",
                    help="kernel drift: follow tr Θ measured over the first --observe real "
-                   "steps, or its scale along the loss gradient, or the paper's fixed kernel "
+                   "steps, or its scale along the loss gradient, or along the predicted "
+                   "trajectory (path: a walk of re-linearised segments, up to --path-budget "
+                   "extra full-set passes), or the paper's fixed kernel "
                    "(default: %(default)s)")  # fmt: skip
+    g.add_argument("--path-budget", type=int, default=None, metavar="PASSES",
+                   help="full-set forward+backward passes the --drift path walk may spend "
+                   "(default: 40, about 20 training steps)")  # fmt: skip
     g.add_argument("--observe", type=int, default=4, metavar="K",
                    help="real steps run to time a step and measure the kernel's drift "
                    "(≥ 2; 0 = none: fixed kernel, no wall-clock) "
@@ -146,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         observe=args.observe,
         ntk_subset=args.ntk_subset,
+        **({} if args.path_budget is None else {"path_budget": args.path_budget}),
     )
     timing = {"load": load_s, **pred.timing_s}
     timing["total"] = time.perf_counter() - t0
@@ -189,6 +195,14 @@ def run(args: argparse.Namespace) -> int:
     if "kernel_scale_observed" in lin:
         kappa = ", ".join(f"{v:.2f}" for v in lin["kernel_scale_observed"])
         stats.add_row("regime; tr Θ_k / tr Θ_0 (real steps)", f"{lin['regime']}; {kappa}")
+    if "path_walk" in lin:
+        walk = lin["path_walk"]
+        points = ", ".join(
+            f"{t}: {k:.2f}" for t, k in zip(walk["steps"], walk["kernel_scale"], strict=True)
+        )
+        stats.add_row(
+            f"path walk: κ at steps ({walk['passes']} passes, reached {walk['reached']})", points
+        )
     for stage, sec in timing.items():
         stats.add_row(f"time: {stage}", f"{sec:.2f} s")
     out.print(stats)

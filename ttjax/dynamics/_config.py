@@ -77,11 +77,18 @@ class DriftModel(enum.Enum):
       trace: κ^g_k = ‖∇_w L(w_k)‖² / g_kᵀΘ₀g_k (normalised at w₀; g = ∇_f L), the scale at
       which the drifting model's loss-decrease rate is exact at the observed points
       (:meth:`ttjax.train.Observation.gradient_scale`).
+    * ``PATH``: κ_t measured along the gradient at points of the *predicted* trajectory, by
+      a walk of re-linearised segments that moves the real network's weights as the
+      prediction does (:func:`ttjax.train.walk_predicted_path`), so drift after the first K
+      steps — e.g. feature learning speeding a ResNet up after 20 steps — is seen. Opt-in: the
+      walk costs up to ``ttjax.train.PATH_BUDGET`` full-set passes (≈ 20 training steps),
+      reported in ``linearity.path_walk``.
     * ``NONE``: the paper's fixed kernel Θ₀ (the plain linearised model).
     """
 
     OBSERVED = "observed"
     GRADIENT = "gradient"
+    PATH = "path"
     NONE = "none"
 
 

@@ -4,16 +4,24 @@ from ._finetune import FinetuneResult as FinetuneResult
 from ._finetune import finetune as finetune
 from ._observe import Observation as Observation
 from ._observe import observe_steps as observe_steps
+from ._path import BUDGET as PATH_BUDGET
+from ._path import PathWalk as PathWalk
+from ._path import walk_predicted_path as walk_predicted_path
+from ._path import walk_task_path as walk_task_path
 from ._timing import StepTimer as StepTimer
 from ._timing import measure_step_time as measure_step_time
 from ._timing import start_step_timing as start_step_timing
 
 __all__ = [
+    "PATH_BUDGET",
     "FinetuneResult",
     "Observation",
+    "PathWalk",
     "StepTimer",
     "finetune",
     "measure_step_time",
     "observe_steps",
     "start_step_timing",
+    "walk_predicted_path",
+    "walk_task_path",
 ]

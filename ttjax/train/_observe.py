@@ -46,6 +46,7 @@ from .._config import Hyperparams, Loss
 from .._errors import ConfigError
 from .._types import PRNGKey, PyTree
 from ..data import Task
+from ._path import PathWalk
 from ._step import block
 from ._timing import CompiledStep, compile_step
 
@@ -66,6 +67,8 @@ class Observation:
         grad_sq: ‖∇_w L(w_k)‖² of the full-set loss at w_0 … w_K, ``[K + 1]`` (None when
             not measured).
         loss_grad: g_k = ∇_f L(f(w_k)) on the full set at w_0 … w_K, ``[K + 1, N, C]``.
+        path: the walk along the predicted trajectory (``DriftModel.PATH``;
+            :func:`ttjax.train.walk_predicted_path`), None when not walked.
     """
 
     loss: np.ndarray
@@ -77,6 +80,7 @@ class Observation:
     probe_s: float
     grad_sq: np.ndarray | None = None
     loss_grad: np.ndarray | None = None
+    path: PathWalk | None = None
 
     def gradient_scale(self, theta: Any) -> np.ndarray | None:
         """κ^g_k for k = 1..K against the kernel ``theta`` = Θ₀ ``[N·C, N·C]`` (module
@@ -103,6 +107,7 @@ class Observation:
             "compile_s": self.compile_s,
             "probe_s": self.probe_s,
             "grad_sq": None if self.grad_sq is None else self.grad_sq.tolist(),
+            "path": None if self.path is None else self.path.to_dict(),
         }
 
 
