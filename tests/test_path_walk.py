@@ -81,7 +81,7 @@ def test_one_step_segments_are_real_gradient_descent(m):
     assert walk.reached == 10 and walk.rejected == 0 and list(walk.steps) == list(range(11))
     np.testing.assert_allclose(walk.loss, np.asarray(real.loss), rtol=1e-5, atol=1e-6)
     assert np.max(np.abs(walk.kernel_scale - 1.0)) > 0.01  # the tanh network's kernel moves
-    assert walk.passes == 1 + 2 * 10
+    assert walk.passes == 1 + 2 * 10 and walk.step_equivalents == walk.passes  # GD: N/|B| = 1
 
 
 @pytest.mark.parametrize("m", [0.0, 0.9])
@@ -144,8 +144,9 @@ def test_predict_follows_the_walk_only_when_asked_and_reports_its_cost():
 def test_predict_cli_drift_path(tmp_path):
     out = tmp_path / "p.json"
     argv = ["predict", "--model", "tiny", "--weights", "none", "--classes", "3", "--per-class",
-            "4", "--image-size", "16", "--steps", "20", "--no-progress", "--lr", "0.05",
-            "--drift", "path", "--path-budget", "7", "--json", str(out)]  # fmt: skip
+            "4", "--image-size", "16", "--steps", "10", "--no-progress", "--lr", "0.05",
+            "--drift", "path", "--path-budget", "7", "--observe", "2", "--json", str(out)]  # fmt: skip
     assert main(argv) == 0
     walk = json.loads(out.read_text())["linearity"]["path_walk"]
     assert walk["passes"] <= 7 and walk["steps"][0] == 0 and len(walk["loss"]) == len(walk["steps"])
+    assert walk["step_equivalents"] == walk["passes"]  # full batch

@@ -201,7 +201,9 @@ def run(args: argparse.Namespace) -> int:
             f"{t}: {k:.2f}" for t, k in zip(walk["steps"], walk["kernel_scale"], strict=True)
         )
         stats.add_row(
-            f"path walk: κ at steps ({walk['passes']} passes, reached {walk['reached']})", points
+            f"path walk: κ at steps (reached {walk['reached']}; {walk['passes']} full-set "
+            f"passes ≈ {walk['step_equivalents']:.0f} training steps, {walk['seconds']:.1f} s)",
+            points,
         )
     for stage, sec in timing.items():
         stats.add_row(f"time: {stage}", f"{sec:.2f} s")

@@ -41,7 +41,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Bool, Float
 
 from .. import losses as _losses
 from .._config import Hyperparams
@@ -68,6 +68,9 @@ class PathWalk:
         passes: full-set forward + backward passes spent (one per point, one per segment).
         seconds: wall-clock of the walk, compilation included.
         rejected: segments halved because the real loss left the linear one.
+        step_equivalents: what the passes cost in the run's own training steps, passes · N/|B|
+            (a full-set pass is N/|B| mini-batch steps: for small-batch SGD the walk can cost
+            more than the T steps it predicts — the price is reported, not hidden).
     """
 
     kernel_scale: np.ndarray
@@ -77,6 +80,7 @@ class PathWalk:
     passes: int
     seconds: float
     rejected: int
+    step_equivalents: float
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly summary (κ and loss at the accepted points)."""
@@ -90,6 +94,7 @@ class PathWalk:
             "passes": self.passes,
             "seconds": self.seconds,
             "rejected": self.rejected,
+            "step_equivalents": self.step_equivalents,
         }
 
 
@@ -103,25 +108,29 @@ def _linear_segment(
     u: Float[Array, "N C"],
     theta: Float[Array, "NC NC"],
     lrs: Float[Array, " S"],
+    active: Bool[Array, " S"],
     kappa: Float[Array, ""],
     momentum: Float[Array, ""],
     y: Array,
     *,
     loss: Any,
-) -> tuple[Float[Array, "N C"], Float[Array, "N C"], Float[Array, "S N C"], Float[Array, " S"]]:
-    """s linear heavy-ball steps in function space with κΘ₀ (step 2 of the module docstring):
-    the end point, its velocity, the gradients g_i at the start of each step and the losses."""
+) -> tuple[Float[Array, "N C"], Float[Array, "S N C"], Float[Array, " S"]]:
+    """The ``active`` ones of S linear heavy-ball steps in function space with κΘ₀ (step 2 of
+    the module docstring; inactive steps leave the state alone, so every segment length shares
+    one compilation): the end velocity, the gradients g_i at the start of each step and the
+    loss after each."""
     grad = jax.grad(lambda o: _losses.mean_loss(o, y, loss=loss))
 
-    def step(carry, lr):
+    def step(carry, inputs):
         fi, ui = carry
+        lr, on = inputs
         gi = grad(fi)
-        ui = momentum * ui - lr * kappa * (theta @ gi.reshape(-1)).reshape(fi.shape)
-        fi = fi + ui
+        un = momentum * ui - lr * kappa * (theta @ gi.reshape(-1)).reshape(fi.shape)
+        fi, ui = jnp.where(on, fi + un, fi), jnp.where(on, un, ui)
         return (fi, ui), (gi, _losses.mean_loss(fi, y, loss=loss))
 
-    (f, u), (gs, ls) = jax.lax.scan(step, (f, u), lrs)
-    return f, u, gs, ls
+    (_, u), (gs, ls) = jax.lax.scan(step, (f, u), (lrs, active))
+    return u, gs, ls
 
 
 def walk_predicted_path(
@@ -194,23 +203,26 @@ def walk_predicted_path(
     u = jnp.zeros_like(f)
     kappa = np.ones(steps)
     kap, t, s, passes, rejected = 1.0, 0, first, 1, 0
+    width = min(longest, steps)  # one compiled segment shape
     losses, points = [float(value)], [0]
     while t < steps and passes + 2 <= budget:
         s = min(s, steps - t)
-        lrs = jnp.asarray(lrs_all[t : t + s])
-        _, u_end, gs, seg = _linear_segment(
-            f, u, th, lrs, jnp.float32(kap), jnp.float32(m), y, loss=loss
-        )
-        i = np.arange(s)
-        disp = -lrs_all[t : t + s] * ((1 - m ** (s - i)) / (1 - m) if m else np.ones(s))
-        vel = -lrs_all[t : t + s] * m ** (s - 1 - i)
+        lrs = np.zeros(width, np.float32)
+        lrs[:s] = lrs_all[t : t + s]
+        u_end, gs, seg = _linear_segment(
+            f, u, th, jnp.asarray(lrs), jnp.arange(width) < s, jnp.float32(kap),
+            jnp.float32(m), y, loss=loss,
+        )  # fmt: skip
+        i = np.arange(width)
+        disp = -lrs * ((1 - m ** np.maximum(s - i, 0)) / (1 - m) if m else np.ones(width))
+        vel = -lrs * m ** np.maximum(s - 1 - i, 0)
         cot = jnp.einsum("ks,snc->knc", jnp.asarray(np.stack([disp, vel]), jnp.float32), gs)
         dw = move(p, cot)
         geo = float(sum(m**k for k in range(1, s + 1)))
         p_new = jax.tree_util.tree_map(lambda a, b, d, c=geo: a + c * b + d[0], p, v, dw)
         f_new, ratio, value = point(p_new)
         passes += 2
-        predicted = float(seg[-1])
+        predicted = float(seg[s - 1])
         drop = max(losses[-1] - predicted, 1e-3 * abs(losses[-1]), 1e-12)
         if not np.isfinite(float(value)) or (abs(float(value) - predicted) > tol * drop and s > 1):
             s, rejected = max(1, s // 2), rejected + 1
@@ -234,6 +246,7 @@ def walk_predicted_path(
         passes=passes,
         seconds=time.perf_counter() - start,
         rejected=rejected,
+        step_equivalents=passes * n / hparams.resolved_batch_size(n),
     )
 
 
