@@ -51,26 +51,45 @@ def _sketch_size(lp: LayerPlan) -> int:
     return s.kernel_hw[0] * s.kernel_hw[1] * s.d_out
 
 
+def _layer_draw(lp: LayerPlan, key_l: jax.Array, dt: jnp.dtype) -> Sketches:
+    """One layer's sketch operands from its key ``fold_in(key, layer)``."""
+    s = lp.spec
+    if lp.route is Route.COUNT_SKETCH:
+        perm, signs, _ = permutation_table(key_l, _sketch_size(lp), dt)
+        return perm, signs
+    if lp.route is Route.KRON:
+        k_a, k_d = jax.random.split(key_l)
+        r = lp.replicas
+        s_a = jax.random.normal(k_a, (s.d_in, r * lp.k_in), dt) if lp.k_in else None
+        s_d = jax.random.normal(k_d, (s.d_out, r * lp.k_out), dt) if lp.k_out else None
+        return s_a, s_d
+    return ()
+
+
 def layer_sketches(plan: KronPlan, key: jax.Array, dtype: str) -> list[Sketches]:
     """Every layer's random sketch operands, drawn once per Θ from ``fold_in(key, layer)``
     (not once per example block inside the compiled step: that made the step's program a
-    sixth random-number generation and re-drew the same matrices for every block)."""
+    sixth random-number generation and re-drew the same matrices for every block).
+
+    Layers whose draws have the same shapes are drawn together, ``vmap``-ed over their
+    keys (the same bits as one by one: threefry is elementwise in the key), so the program
+    holds one permutation/Gaussian draw per distinct shape rather than per layer.
+    """
     dt = jnp.dtype(dtype)
-    out: list[Sketches] = []
+    groups: dict[tuple[Route, int, int, int, int, int], list[int]] = {}
     for li, lp in enumerate(plan.layers):
-        key_l = jax.random.fold_in(key, li)
-        s = lp.spec
-        if lp.route is Route.COUNT_SKETCH:
-            perm, signs, _ = permutation_table(key_l, _sketch_size(lp), dt)
-            out.append((perm, signs))
-        elif lp.route is Route.KRON:
-            k_a, k_d = jax.random.split(key_l)
-            r = lp.replicas
-            s_a = jax.random.normal(k_a, (s.d_in, r * lp.k_in), dt) if lp.k_in else None
-            s_d = jax.random.normal(k_d, (s.d_out, r * lp.k_out), dt) if lp.k_out else None
-            out.append((s_a, s_d))
-        else:
-            out.append(())
+        if lp.route in (Route.COUNT_SKETCH, Route.KRON):
+            s = lp.spec
+            shape = (lp.route, _sketch_size(lp) if lp.route is Route.COUNT_SKETCH else 0,
+                     s.d_in, s.d_out, lp.replicas * lp.k_in, lp.replicas * lp.k_out)  # fmt: skip
+            groups.setdefault(shape, []).append(li)
+    out: list[Sketches] = [() for _ in plan.layers]
+    for ids in groups.values():
+        lp = plan.layers[ids[0]]
+        keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.asarray(ids, jnp.uint32))
+        drawn = jax.vmap(lambda k, lp=lp: _layer_draw(lp, k, dt))(keys)
+        for j, li in enumerate(ids):
+            out[li] = tuple(None if a is None else a[j] for a in drawn)
     return out
 
 
