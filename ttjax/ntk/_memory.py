@@ -59,6 +59,22 @@ def _gib(x: float) -> str:
     return f"{int(x)} B"
 
 
+def balanced_block(n: int, block: int, n_devices: int = 1) -> int:
+    """The smallest block that covers the ``⌈n / n_devices⌉`` examples per device in as few
+    blocks as ``block`` does, so the last block carries the least padding (every block is
+    computed at the full, padded size).
+
+    Example:
+        >>> balanced_block(200, 64)   # 4 blocks of 50, not 4 of 64 (56 rows of padding)
+        50
+        >>> balanced_block(16, 8), balanced_block(10, 64, n_devices=2)
+        (8, 5)
+    """
+    per_device = max(1, -(-n // n_devices))
+    blocks = -(-per_device // max(1, block))
+    return -(-per_device // blocks)
+
+
 def plan_blocks(
     *,
     n: int,
@@ -74,7 +90,8 @@ def plan_blocks(
     max_block: int,
     n_devices: int,
 ) -> Plan:
-    """Largest example block (≤ ``max_block``) whose estimated peak fits ``budget``.
+    """Largest example block (≤ ``max_block``) whose estimated peak fits ``budget``, then
+    balanced (:func:`balanced_block`: as many blocks, the least padding).
 
     Raises:
         MemoryBudgetError: if Θ plus the features alone, or the smallest block, do not fit.
@@ -96,6 +113,7 @@ def plan_blocks(
     per_block = n_devices * per_example
     avail = budget - fixed - proj_chunk_bytes * n_devices
     block = min(max_block, max(1, -(-n // n_devices)), avail // per_block if avail > 0 else 0)
+    block = balanced_block(n, block, n_devices) if block >= 1 else block
     if block < 1:
         raise MemoryBudgetError(
             f"even one example per device needs ≈ {_gib(fixed + per_block + proj_chunk_bytes)} "
@@ -138,10 +156,11 @@ def plan_kron_blocks(
     max_block: int,
     n_devices: int,
 ) -> Plan:
-    """Example block for ``KRONECKER``: per example the tapped layers' inputs and outputs
-    (``activation_elems``, kept for the backward pass, plus C cotangents of each), the
-    largest layer's patches and its sketch, and C·D′ features; fixed: Θ (twice), all
-    features and the GRAM layers' inputs/cotangents (``gram_elems`` per example).
+    """Example block for ``KRONECKER`` (balanced, :func:`balanced_block`): per example the
+    tapped layers' inputs and outputs (``activation_elems``, kept for the backward pass,
+    plus C cotangents of each), the largest layer's patches and its sketch, and C·D′
+    features; fixed: Θ (twice), all features and the GRAM layers' inputs/cotangents
+    (``gram_elems`` per example).
 
     Raises:
         MemoryBudgetError: if Θ plus the features alone, or one example, do not fit.
@@ -159,6 +178,7 @@ def plan_kron_blocks(
     )
     per_block = n_devices * per_example
     block = min(max_block, max(1, -(-n // n_devices)), (budget - fixed) // per_block)
+    block = balanced_block(n, block, n_devices) if block >= 1 else block
     if block < 1:
         raise MemoryBudgetError(
             f"even one example per device needs ≈ {_gib(fixed + per_block)} (activations and "

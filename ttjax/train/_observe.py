@@ -123,7 +123,8 @@ def trace_probe(
     """A function ``w ↦`` Hutchinson estimate of Σ_{i∈S} Σ_c ‖∂f_ic(w)/∂w‖² (module docstring).
 
     S (``subset`` examples) and the probes are drawn once from ``key``; the per-example
-    gradients are vmapped over padded chunks of ``chunk`` (one compiled shape). The
+    gradients are vmapped over padded chunks of ``chunk``, all chunks in one compiled
+    program (``lax.map``; one dispatch and one host transfer per call). The
     estimate is returned split by top-level parameter module (``{name: part}``; a
     parameter pytree that is not a dict is one module, ``"params"``).
 
@@ -146,8 +147,10 @@ def trace_probe(
     pad = -m % size
     idx = np.concatenate([idx, np.repeat(idx[:1], pad)])
     weight = jnp.asarray(np.r_[np.ones(m), np.zeros(pad)], jnp.float32)
-    xs = x[idx]
+    xs = x[idx].reshape(-1, size, *x.shape[1:])
     z = jax.random.rademacher(k_z, (len(idx), num_classes), dtype=jnp.float32)
+    z = z.reshape(-1, size, num_classes)
+    weight = weight.reshape(-1, size)
 
     def sq_norms(p: PyTree, xi: jax.Array, zi: jax.Array) -> dict[str, jax.Array]:
         g = jax.grad(lambda q: jnp.vdot(apply_fn(q, xi[None])[0], zi.astype(xi.dtype)))(p)
@@ -158,17 +161,20 @@ def trace_probe(
         }
 
     @jax.jit
-    def chunk_sum(p: PyTree, xb: jax.Array, zb: jax.Array, wb: jax.Array):
-        parts = jax.vmap(sq_norms, in_axes=(None, 0, 0))(p, xb, zb)
-        return {name: jnp.sum(wb * v) for name, v in parts.items()}
+    def chunk_sums(p: PyTree, xc: jax.Array, zc: jax.Array, wc: jax.Array):
+        """Every chunk's sums ``{name: [chunks]}`` in one program (``lax.map`` over chunks)."""
+
+        def one(args: tuple[jax.Array, jax.Array, jax.Array]) -> dict[str, jax.Array]:
+            xb, zb, wb = args
+            parts = jax.vmap(sq_norms, in_axes=(None, 0, 0))(p, xb, zb)
+            return {name: jnp.sum(wb * v) for name, v in parts.items()}
+
+        return jax.lax.map(one, (xc, zc, wc))
 
     def trace(p: PyTree) -> dict[str, float]:
-        total: dict[str, float] = {}
-        for lo in range(0, len(idx), size):
-            part = chunk_sum(p, xs[lo : lo + size], z[lo : lo + size], weight[lo : lo + size])
-            for name, v in part.items():
-                total[name] = total.get(name, 0.0) + float(v)
-        return total
+        # one dispatch and one transfer per call; chunks summed on the host in float64, in order
+        parts = jax.device_get(chunk_sums(p, xs, z, weight))
+        return {name: sum(float(v) for v in np.asarray(col)) for name, col in parts.items()}
 
     return trace
 
