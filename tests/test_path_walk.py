@@ -145,7 +145,8 @@ def test_predict_cli_drift_path(tmp_path):
     out = tmp_path / "p.json"
     argv = ["predict", "--model", "tiny", "--weights", "none", "--classes", "3", "--per-class",
             "4", "--image-size", "16", "--steps", "10", "--no-progress", "--lr", "0.05",
-            "--drift", "path", "--path-budget", "7", "--observe", "2", "--json", str(out)]  # fmt: skip
+            "--drift", "path", "--path-budget", "7", "--observe", "2",
+            "--json", str(out)]  # fmt: skip
     assert main(argv) == 0
     walk = json.loads(out.read_text())["linearity"]["path_walk"]
     assert walk["passes"] <= 7 and walk["steps"][0] == 0 and len(walk["loss"]) == len(walk["steps"])
