@@ -115,6 +115,18 @@ def print_table(results: dict[str, Any]) -> None:
     Console().print(table)
 
 
+def huge_pages_state() -> dict[str, Any]:
+    """Whether the commands ran with malloc on transparent huge pages (ttjax._host_memory)."""
+    from ttjax._host_memory import DISABLE_ENV
+
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    return {
+        "ttjax_restart": os.environ.get(DISABLE_ENV, "") in ("", "0", "false", "no"),
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
+        "kernel_thp": thp.read_text().strip() if thp.exists() else None,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -154,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "load_avg_end": os.getloadavg(),
+            "huge_pages": huge_pages_state(),
         },
         "results": results,
     }
