@@ -116,12 +116,11 @@ def print_table(results: dict[str, Any]) -> None:
 
 
 def huge_pages_state() -> dict[str, Any]:
-    """Whether the commands ran with malloc on transparent huge pages (ttjax._host_memory)."""
-    from ttjax._host_memory import DISABLE_ENV
-
+    """Whether the commands ran with malloc on transparent huge pages (the ``ttjax`` command
+    restarts itself with ``glibc.malloc.hugetlb=1`` unless ``TTJAX_NO_HUGE_PAGES`` is set)."""
     thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
     return {
-        "ttjax_restart": os.environ.get(DISABLE_ENV, "") in ("", "0", "false", "no"),
+        "ttjax_restart": os.environ.get("TTJAX_NO_HUGE_PAGES", "") in ("", "0", "false", "no"),
         "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
         "kernel_thp": thp.read_text().strip() if thp.exists() else None,
     }
