@@ -120,7 +120,7 @@ def huge_pages_state() -> dict[str, Any]:
     restarts itself with ``glibc.malloc.hugetlb=1`` unless ``TTJAX_NO_HUGE_PAGES`` is set)."""
     thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
     return {
-        "ttjax_restart": os.environ.get("TTJAX_NO_HUGE_PAGES", "") in ("", "0", "false", "no"),
+        "TTJAX_NO_HUGE_PAGES": os.environ.get("TTJAX_NO_HUGE_PAGES"),
         "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
         "kernel_thp": thp.read_text().strip() if thp.exists() else None,
     }

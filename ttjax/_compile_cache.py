@@ -17,6 +17,8 @@ from pathlib import Path
 
 import jax
 
+from ._env import env_flag
+
 DISABLE_ENV = "TTJAX_NO_COMPILE_CACHE"
 DIR_ENV = "TTJAX_COMPILE_CACHE_DIR"
 SUBDIR = "jax_compilation_cache"
@@ -56,7 +58,7 @@ def compilation_cache_disabled_by_env() -> bool:
         ...     compilation_cache_disabled_by_env()
         False
     """
-    return os.environ.get(DISABLE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+    return env_flag(DISABLE_ENV)
 
 
 def enable_compilation_cache(

@@ -7,9 +7,10 @@ with ``munmap``, so every call touches 3.5 GB of fresh 4 KiB pages: ≈ 860 000 
 step, about half of the step's CPU time spent in the kernel (measured on the 2-core CPU: 2.1 s a
 step, 1.9 s of it system time). With glibc's tunable ``glibc.malloc.hugetlb=1`` (glibc ≥ 2.35)
 malloc asks for transparent huge pages (``madvise(MADV_HUGEPAGE)``), one fault per 2 MiB
-instead of per 4 KiB: the no-flag ``ttjax predict`` fell from 53–60 s to 40–45 s wall (Θ and the
-real steps alike; ``scripts/bench_cost_ratio.py`` for the whole-process numbers), with the same
-peak memory, since freed memory is still handed back.
+instead of per 4 KiB: the default ``ttjax finetune`` fell from 356 s to 162 s wall, while
+``ttjax predict``, whose largest programs run only once or twice, gained less (43 → 41 s in the
+same paired run; README, "Whole-process speed"), with the same peak memory, since freed memory
+is still handed back.
 
 A tunable is read once, when the process starts, so the ``ttjax`` command re-executes itself
 with it set (:func:`reexec_with_huge_pages`, ≈ 1.5 s of Python start-up) unless it is set
@@ -25,14 +26,11 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from collections.abc import Mapping, Sequence
+
+from ._env import env_flag
 
 DISABLE_ENV = "TTJAX_NO_HUGE_PAGES"
 TUNABLE = "glibc.malloc.hugetlb=1"
-
-
-def _disabled_by_env(environ: Mapping[str, str]) -> bool:
-    return environ.get(DISABLE_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _is_glibc() -> bool:
@@ -65,30 +63,21 @@ def tunables_with_huge_pages(current: str | None) -> str | None:
     return ":".join([*items, TUNABLE])
 
 
-def reexec_with_huge_pages(
-    argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None
-) -> None:
+def reexec_with_huge_pages() -> None:
     """Re-execute this Python process with :data:`TUNABLE` in ``GLIBC_TUNABLES`` (see module).
 
     Returns without doing anything when the tunable is already set (so it runs at most once),
     off Linux/glibc, or when ``$TTJAX_NO_HUGE_PAGES`` is set; otherwise does not return: the
     process is replaced by ``sys.executable`` with the same command line (``sys.orig_argv``:
     ``-m ttjax …``, a console script, ``-c …`` alike) and the amended environment.
-
-    Args:
-        argv: the interpreter's command line after the executable (default
-            ``sys.orig_argv[1:]``).
-        environ: the environment to amend (default ``os.environ``).
     """
-    env = dict(os.environ if environ is None else environ)
-    value = tunables_with_huge_pages(env.get("GLIBC_TUNABLES"))
-    if value is None or _disabled_by_env(env) or not _is_glibc():
+    value = tunables_with_huge_pages(os.environ.get("GLIBC_TUNABLES"))
+    if value is None or env_flag(DISABLE_ENV) or not _is_glibc():
         return
-    env["GLIBC_TUNABLES"] = value
-    args = list(sys.orig_argv[1:] if argv is None else argv)
+    env = {**os.environ, "GLIBC_TUNABLES": value}
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, *args], env)
+    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
 
 
 __all__ = ["DISABLE_ENV", "TUNABLE", "reexec_with_huge_pages", "tunables_with_huge_pages"]
