@@ -30,6 +30,11 @@ OUTPUTS = {
     ),
     "fig2_ode_sde": ("fig2_ode_sde.png", "fig2_ode_sde.csv", None),
     "bench_linearity": ("bench_linearity.png", "bench_linearity.csv", "bench_linearity.json"),
+    "bench_band_calibration": (
+        "band_calibration.png",
+        "band_calibration.csv",
+        "band_calibration.json",
+    ),
     "fig4_ntk": ("fig4_ntk.png", "fig4_projection.csv", "fig4_spectrum.json"),
     "fig8_noise": ("fig8_noise.png", "fig8_noise.csv", None),
     "fig7_extrapolation": (
@@ -113,6 +118,20 @@ def test_fig1_and_table1_match_summarize(tmp_path: Path):
         for regime in ("low", "high"):
             want = cells[regime]
             assert (r[regime] == "") if want is None else float(r[regime]) == pytest.approx(want)
+
+
+def test_band_calibration_script_refits_the_shipped_band(tmp_path: Path):
+    _run("bench_band_calibration", tmp_path)
+    doc = json.loads((tmp_path / "band_calibration.json").read_text())
+    assert doc["equals_shipped"] is True
+    held = {(r["band"], r["backbone"], r["optimizer"], r["group"]): r for r in doc["rows"]
+            if r["half"] == "heldout"}  # fmt: skip
+    pooled_model, pooled_cal = (
+        held["model", "all", "all", "all"],
+        held["calibrated", "all", "all", "all"],
+    )
+    assert pooled_model["pairs"] == pooled_cal["pairs"] > 0  # the same pairs, scored twice
+    assert pooled_cal["coverage"] >= pooled_model["coverage"]  # a calibrated band only widens
 
 
 def test_fig5_and_fig6_match_summarize(tmp_path: Path):

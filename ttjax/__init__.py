@@ -16,6 +16,8 @@ Example:
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._band import BAND_CALIBRATION as BAND_CALIBRATION
+from ._band import BandCalibration as BandCalibration
 from ._compile_cache import enable_compilation_cache as enable_compilation_cache
 from ._config import Hyperparams as Hyperparams
 from ._config import Loss as Loss
@@ -68,12 +70,15 @@ from .weights import load_torch_checkpoint as load_torch_checkpoint
 from .weights import save_flax_variables as save_flax_variables
 
 __all__ = [
+    "BAND_CALIBRATION",
+    "BandCalibration",
     "ConfigError",
     "DataError",
     "DriftModel",
     "DynamicsConfig",
     "FinetuneResult",
     "Hyperparams",
+    "KernelDrift",
     "Loss",
     "MemoryBudgetError",
     "Model",
@@ -102,6 +107,7 @@ __all__ = [
     "enable_compilation_cache",
     "epsilon_training_time",
     "finetune",
+    "kernel_drift",
     "linearize",
     "load_flax_variables",
     "load_source",

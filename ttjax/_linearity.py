@@ -105,6 +105,7 @@ def report(
     batch_edge_ratio: float | None = None,
     trace_scale: Floats | None = None,
     path: dict[str, Any] | None = None,
+    band_calibration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``linearity`` block of a prediction (JSON-friendly) with its one-line warning.
 
@@ -114,7 +115,9 @@ def report(
     (``kappa``, e.g. along the gradient), reported beside it. ``path``: the walk along the
     predicted trajectory (:meth:`ttjax.train.PathWalk.to_dict`) when ``kappa`` is its κ_t
     schedule (``DriftModel.PATH``); reported as ``path_walk``, and ``kernel_scale_observed``
-    stays the first real steps' (the trace's).
+    stays the first real steps' (the trace's). ``band_calibration``: the calibrated band's
+    summary (:func:`ttjax._band.calibrate`) when ``tt`` carries it, reported as is (null:
+    the Monte-Carlo band alone).
     """
     regime = classify(kappa, traj, batch_edge_ratio)
     out: dict[str, Any] = {"regime": regime, "steady_tolerance": STEADY}
@@ -147,6 +150,7 @@ def report(
         (tt[e].q95 - tt[e].q05 + 1.0) / (tt_narrow[e].q95 - tt_narrow[e].q05 + 1.0) for e in tt
     ]
     out["band_widening"] = float(max(widths)) if widths else 1.0
+    out["band_calibration"] = band_calibration
     out["warning"] = _warning(regime, out)
     return out
 

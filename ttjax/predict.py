@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from ._band import BAND_CALIBRATION, BandCalibration
 from ._config import Hyperparams
 from ._errors import ConfigError
 from ._prediction import (
@@ -48,6 +49,7 @@ def predict_from_ntk(
     config: Mapping[str, object] | None = None,
     observation: Observation | None = None,
     save_outputs: Sequence[int] | None = None,
+    band: BandCalibration | None = BAND_CALIBRATION,
 ) -> Prediction:
     """Predict from an already computed Θ (an :class:`ttjax.ntk.NtkResult`, or any object with
     ``theta``, ``f0`` and ``features``): :func:`predict` on ``Problem.from_ntk(ntk, labels)``.
@@ -56,6 +58,7 @@ def predict_from_ntk(
     kernel follows the observed drift (``dynamics.drift``) and the band covers the drift's
     uncertainty (:mod:`ttjax._linearity`); ``Prediction.linearity`` gives the regime.
     ``save_outputs``: steps of ``Prediction.trajectories.outputs`` (:func:`ttjax.simulate`).
+    ``band``: the calibration of the 5–95% band (:func:`predict`; None: Monte-Carlo only).
 
     Deprecated keywords (kept as pass-throughs): ``problem=`` — call :func:`predict` on the
     :class:`ttjax.dynamics.Problem` instead (``ntk`` is then ignored and may be None);
@@ -89,6 +92,7 @@ def predict_from_ntk(
         step_time_s=step_time_s,
         save_outputs=save_outputs,
         progress=progress,
+        band=band,
     )
     if timing_s is None and config is None:
         return pred

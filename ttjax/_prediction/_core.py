@@ -12,6 +12,7 @@ import jax
 import numpy as np
 
 from .. import _linearity
+from .._band import BAND_CALIBRATION, BandCalibration, calibrate
 from .._config import Hyperparams
 from .._progress import stage
 from .._types import PRNGKey
@@ -47,6 +48,7 @@ def predict(
     step_time_s: float | None = None,
     save_outputs: Sequence[int] | None = None,
     progress: bool = False,
+    band: BandCalibration | None = BAND_CALIBRATION,
 ) -> Prediction:
     """Predict the curves and Tε of fine-tuning on ``problem`` with ``hparams`` (paper eq. 1).
 
@@ -56,8 +58,10 @@ def predict(
     drift seen on the first real steps (``observation``, :func:`ttjax.train.observe_steps`;
     None: κ = 1, the fixed kernel); then ``Tε = min{t ≤ T : L_t − L_T ≤ ε (L_0 − L_T)}`` per
     path. A drifting kernel widens the band over the observed κ range and reports the
-    fixed-kernel Tε (:mod:`ttjax._linearity`). Deterministic given ``key``; the only side
-    effect is the optional spinner (``progress``).
+    fixed-kernel Tε (:mod:`ttjax._linearity`). With an observation, the band of the criterion's
+    Tε and of the curves is then joined by the errors measured on real runs of the same regime
+    (``band``, :mod:`ttjax._band`: split-conformal factors on the median; 5–95% nominal).
+    Deterministic given ``key``; the only side effect is the optional spinner (``progress``).
 
     Args:
         problem: Θ, f0, labels and loss (:class:`ttjax.dynamics.Problem`, which caches the
@@ -68,6 +72,10 @@ def predict(
         observation: the first real steps (kernel drift, loss); None for a fixed kernel.
         step_time_s: seconds of one real step (→ ``wall_clock_s``); None: no wall-clock.
         save_outputs: steps t whose outputs f_t the trajectories keep.
+        band: the calibration of the 5–95% band (:class:`ttjax.BandCalibration`; default
+            :data:`ttjax.BAND_CALIBRATION`, fitted on the benchmark's tuning half); applied
+            when the run was observed and the dynamics follow ``band.drift``. None: the
+            Monte-Carlo band alone.
 
     Returns:
         The :class:`Prediction`; ``config`` holds the hyper-parameters, paths, dynamics,
@@ -111,7 +119,14 @@ def predict(
             tt, curves = _linearity.widen(tt, curves, list(alts.values()))
             tt_fixed = alts[1.0][1]  # κ held at 1 is the fixed kernel
     edge = batch_edge_ratio(problem, hparams, key=jax.random.fold_in(key, 0xB5), config=dynamics)
+    regime = _linearity.classify(kappa, traj, edge)
+    band_info = None
+    if band is not None and regime != "unobserved" and dynamics.drift is band.drift:
+        tt, curves, band_info = calibrate(
+            tt, curves, regime=regime, steps=hparams.steps, calibration=band
+        )
     linearity = _linearity.report(
+        band_calibration=band_info,
         batch_edge_ratio=edge,
         trace_scale=None if observation is None else observation.kernel_scale,
         kappa=kappa,

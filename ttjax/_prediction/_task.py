@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import jax
 import numpy as np
 
+from .._band import BAND_CALIBRATION, BandCalibration
 from .._config import Hyperparams
 from .._errors import ConfigError
 from .._progress import stage
@@ -132,6 +133,7 @@ def predict_training_time(
     ntk_subset: int | None = None,
     save_outputs: Sequence[int] | None = None,
     path_budget: int = PATH_BUDGET,
+    band: BandCalibration | None = BAND_CALIBRATION,
 ) -> Prediction:
     """Predict the loss/error curves and Tε of fine-tuning ``model`` on ``task``.
 
@@ -165,6 +167,8 @@ def predict_training_time(
         save_outputs: steps t whose outputs f_t ``Prediction.trajectories.outputs`` keeps.
         path_budget: full-set passes the walk along the predicted trajectory may spend
             (``DriftModel.PATH`` only; :func:`ttjax.train.walk_predicted_path`).
+        band: the calibration of the 5–95% band (:func:`ttjax.predict.predict`); None: the
+            Monte-Carlo band alone.
 
     Example:
         >>> import jax
@@ -228,6 +232,7 @@ def predict_training_time(
         step_time_s=step_time,
         save_outputs=save_outputs,
         progress=progress,
+        band=band,
     )
     return pred.with_context(config=config, timing_s=timing)
 

@@ -7,6 +7,11 @@ for the ``small_cnn`` source model.
 
 from ._backbone_summary import BackboneRow as BackboneRow
 from ._backbone_summary import plateaued as plateaued
+from ._band import BandScore as BandScore
+from ._band import band_coverage as band_coverage
+from ._band import band_pairs as band_pairs
+from ._band import calibrate_band as calibrate_band
+from ._band import with_band as with_band
 from ._case import PAPER_EPS as PAPER_EPS
 from ._case import BenchmarkCase as BenchmarkCase
 from ._case import LrRegime as LrRegime
@@ -48,6 +53,7 @@ __all__ = [
     "SMALL_CNN_FMNIST",
     "V2_BACKBONES",
     "BackboneRow",
+    "BandScore",
     "BenchmarkCase",
     "BenchmarkSummary",
     "CaseStatus",
@@ -59,10 +65,13 @@ __all__ = [
     "Split",
     "TaskSpec",
     "append_record",
+    "band_coverage",
+    "band_pairs",
     "benchmark_grid",
     "build_model",
     "build_task",
     "cache_dir",
+    "calibrate_band",
     "case_key",
     "case_split",
     "evaluate_case",
@@ -78,5 +87,6 @@ __all__ = [
     "select_cases",
     "source_subset",
     "summarize",
+    "with_band",
     "with_variant",
 ]

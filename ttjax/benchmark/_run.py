@@ -192,6 +192,7 @@ _LINEARITY_KEYS = (
     "trace_scale_observed",
     "edge_of_stability_step",
     "band_widening",
+    "band_calibration",
     "batch_edge_ratio",
 )
 

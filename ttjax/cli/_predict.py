@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .._band import BAND_CALIBRATION
 from .._errors import ConfigError, DataError
 from ..dynamics import DynamicsConfig
 from ..ntk import NtkConfig
@@ -62,6 +63,10 @@ def add_dynamics_flags(parser: argparse.ArgumentParser) -> None:
                    help="real steps run to time a step and measure the kernel's drift "
                    "(≥ 2; 0 = none: fixed kernel, no wall-clock) "
                    "(default: %(default)s)")  # fmt: skip
+    g.add_argument("--band", choices=["calibrated", "model"], default="calibrated",
+                   help="5–95%% band: joined by the Tε errors measured on real runs of the "
+                   "same regime (calibrated, ttjax.BAND_CALIBRATION), or the Monte-Carlo "
+                   "band alone (model) (default: %(default)s)")  # fmt: skip
     g.add_argument("--criterion", choices=["loss", "error"], default="loss",
                    help="Tε from the loss or the error curve (default: %(default)s)")  # fmt: skip
 
@@ -151,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         observe=args.observe,
         ntk_subset=args.ntk_subset,
+        band=BAND_CALIBRATION if args.band == "calibrated" else None,
         **({} if args.path_budget is None else {"path_budget": args.path_budget}),
     )
     timing = {"load": load_s, **pred.timing_s}

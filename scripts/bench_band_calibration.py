@@ -1,0 +1,121 @@
+"""The calibrated 5–95% band (issue 10): fit it on the tuning half, score it on the held-out half.
+
+Fits the split-conformal factors of ``ttjax.BAND_CALIBRATION`` on the tuning records
+(``ttjax.benchmark.calibrate_band``), says whether they equal the shipped ones, then scores the
+held-out records twice — with the band they were written with (the Monte-Carlo band) and
+recalibrated (``ttjax.benchmark.with_band``) — per backbone × optimizer and per regime group:
+coverage of the real Tε and the band's median width as a fraction of T. Writes
+``band_calibration.{json,csv,png}`` under ``--out`` and prints the table.
+
+    python scripts/bench_band_calibration.py
+    python scripts/bench_band_calibration.py --tune results/bench_v2_tune_cheap.jsonl \\
+        --heldout results/bench_v3_heldout_path.jsonl --out results/band_calibration
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from ttjax import BAND_CALIBRATION
+from ttjax.benchmark import (
+    Split,
+    band_coverage,
+    calibrate_band,
+    case_split,
+    latest_records,
+    read_records,
+    with_band,
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--tune", default="results/bench_v2_tune_cheap.jsonl")
+    ap.add_argument("--heldout", default="results/bench_v3_heldout_path.jsonl")
+    ap.add_argument("--coverage", type=float, default=0.9)
+    ap.add_argument("--out", default="out/band_calibration")
+    ap.add_argument("--small", action="store_true", help="CI: the same (it reads records only)")
+    args = ap.parse_args(argv)
+
+    tune = [
+        r for r in latest_records(read_records(args.tune)) if case_split(r["key"]) is Split.TUNE
+    ]
+    held = [
+        r
+        for r in latest_records(read_records(args.heldout))
+        if case_split(r["key"]) is Split.HELDOUT
+    ]
+    cal = calibrate_band(tune, coverage=args.coverage, source=args.tune)
+    shipped = cal.linear == BAND_CALIBRATION.linear and cal.other == BAND_CALIBRATION.other
+    print(
+        f"fitted on {len(tune)} tuning records ({cal.cases} cases linear/other, {cal.pairs} "
+        f"pairs): linear ×[{cal.linear[0]:.3f}, {cal.linear[1]:.3f}], other "
+        f"×[{cal.other[0]:.3f}, {cal.other[1]:.3f}]; equals ttjax.BAND_CALIBRATION: {shipped}"
+    )
+    rows = []
+    for half, recs in (("heldout", held), ("tune", tune)):
+        for band, scored in (("model", recs), ("calibrated", with_band(recs, cal))):
+            for s in band_coverage(scored):
+                rows.append({"half": half, "band": band, **dataclasses.asdict(s)})
+
+    header = f"{'half':8} {'band':10} {'backbone':22} {'opt':4} {'group':7} {'pairs':>5} "
+    print(header + f"{'coverage':>9} {'width/T':>8} {'med err':>8}")
+    for r in rows:
+        print(
+            f"{r['half']:8} {r['band']:10} {r['backbone']:22} {r['optimizer']:4} {r['group']:7} "
+            f"{r['pairs']:5d} {r['coverage']:9.0%} {r['median_width_T']:8.2f} "
+            f"{r['median_rel_error']:8.0%}"
+        )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "fitted": cal.to_dict(),
+        "equals_shipped": shipped,
+        "tune_records": args.tune,
+        "heldout_records": args.heldout,
+        "rows": rows,
+    }
+    (out / "band_calibration.json").write_text(json.dumps(doc, indent=1) + "\n")
+    with open(out / "band_calibration.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    _plot(rows, out / "band_calibration.png")
+    print(f"wrote {out}/band_calibration.{{json,csv,png}}")
+
+
+def _plot(rows: list[dict[str, object]], path: Path) -> None:
+    held = [r for r in rows if r["half"] == "heldout" and r["group"] == "all"]
+    labels = sorted({f"{r['backbone']} {r['optimizer']}" for r in held})
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for i, band in enumerate(("model", "calibrated")):
+        by = {f"{r['backbone']} {r['optimizer']}": r for r in held if r["band"] == band}
+        xs = [j + 0.38 * i for j in range(len(labels))]
+        axes[0].bar(xs, [by[k]["coverage"] for k in labels], width=0.38, label=band)
+        axes[1].bar(xs, [by[k]["median_width_T"] for k in labels], width=0.38, label=band)
+    for ax, title in zip(
+        axes, ("held-out coverage of real Tε", "median band width / T"), strict=True
+    ):
+        ax.set_xticks([j + 0.19 for j in range(len(labels))], labels, rotation=30, ha="right")
+        ax.set_title(title)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].axhline(0.9, color="k", lw=0.8, ls=":", label="nominal 90%")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

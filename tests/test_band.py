@@ -1,0 +1,178 @@
+"""The calibrated band: split-conformal coverage by simulation, the shipped factors re-fitted
+from the tuning records, the band's algebra, and its use by predict, the benchmark and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import types
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ttjax import BAND_CALIBRATION, BandCalibration
+from ttjax._band import calibrate, calibrated_stats, conformal_factors, log_ratio, stretched
+from ttjax._config import Hyperparams, Loss
+from ttjax.benchmark import Split, band_pairs, calibrate_band, case_split, read_records, with_band
+from ttjax.cli import main
+from ttjax.dynamics import DriftModel, DynamicsConfig, Problem, max_stable_lr
+from ttjax.predict import predict_from_ntk
+from ttjax.train import Observation
+from ttjax.training_time import TrainingTimeStats
+
+ROOT = Path(__file__).resolve().parents[1]
+TUNE_RECORDS = ROOT / "results" / "bench_v2_tune_cheap.jsonl"
+
+
+@pytest.mark.parametrize(("n", "coverage"), [(35, 0.9), (12, 0.8), (60, 0.5)])
+def test_conformal_interval_covers_a_new_draw_at_its_exact_rate(n: int, coverage: float) -> None:
+    """For exchangeable draws, P(r_{n+1} ∈ [r_(k_lo), r_(k_hi)]) = (k_hi − k_lo)/(n + 1)
+    exactly (continuous distributions); checked by simulation on a skewed distribution."""
+    rng = np.random.default_rng(0)
+    trials = 4000
+    draws = rng.standard_gamma(2.0, size=(trials, n + 1)) - 1.5
+    hits = 0
+    for row in draws:
+        lo, hi = conformal_factors(row[:n], coverage)
+        hits += math.log(lo) <= row[n] <= math.log(hi)
+    alpha = (1 - coverage) / 2
+    exact = (math.ceil((n + 1) * (1 - alpha)) - math.floor((n + 1) * alpha)) / (n + 1)
+    assert exact >= coverage
+    assert abs(hits / trials - exact) < 4 * math.sqrt(exact * (1 - exact) / trials)
+
+
+def test_too_few_pairs_give_an_open_band() -> None:
+    lo, hi = conformal_factors([0.1, 0.2, 0.3], 0.9)
+    assert lo == 0.0 and math.isinf(hi)
+    with pytest.raises(ValueError, match="coverage"):
+        conformal_factors([0.1], 1.0)
+
+
+def test_shipped_calibration_is_the_fit_on_the_tuning_records() -> None:
+    """BAND_CALIBRATION is what ``calibrate_band`` gives on the committed tuning records —
+    and those records are all on the tuning side of the split."""
+    records = read_records(TUNE_RECORDS)
+    assert records and all(case_split(r["key"]) is Split.TUNE for r in records)
+    fit = calibrate_band(records, source=BAND_CALIBRATION.source)
+    assert fit.pairs == BAND_CALIBRATION.pairs and fit.cases == BAND_CALIBRATION.cases
+    np.testing.assert_allclose(fit.linear, BAND_CALIBRATION.linear, rtol=1e-12)
+    np.testing.assert_allclose(fit.other, BAND_CALIBRATION.other, rtol=1e-12)
+    # Recomputed by hand from the pairs: the smallest and the 35th of the 35 linear log-ratios.
+    r = sorted(log_ratio(real, pred) for _, g, pred, real in band_pairs(records) if g == "linear")
+    k_lo, k_hi = math.floor(36 * 0.05), math.ceil(36 * 0.95)
+    assert math.isclose(BAND_CALIBRATION.linear[0], math.exp(r[k_lo - 1]), rel_tol=1e-12)
+    assert math.isclose(BAND_CALIBRATION.linear[1], math.exp(r[k_hi - 1]), rel_tol=1e-12)
+
+
+def test_calibrated_stats_keep_the_median_and_the_model_band_and_stay_within_T() -> None:
+    s = TrainingTimeStats(median=40.0, mean=41.0, q05=10.0, q95=45.0)
+    out = calibrated_stats(s, factors=(0.5, 2.0), steps=60)
+    assert (out.median, out.mean, out.q05, out.q95) == (40.0, 41.0, 10.0, 60.0)
+    out = calibrated_stats(s, factors=(0.9, 1.1), steps=60)  # narrower: the model band stays
+    assert (out.q05, out.q95) == (10.0, 45.0)
+    zero = TrainingTimeStats(median=0.0, mean=0.0, q05=0.0, q95=0.0)  # Tε = 0 counts as 1 step
+    assert calibrated_stats(zero, factors=(0.5, 3.0), steps=60).q95 == 3.0
+    assert calibrated_stats(s, factors=(0.0, math.inf), steps=60).q95 == 60.0
+
+
+def test_stretched_curve_is_the_curve_of_a_slower_run() -> None:
+    t = np.arange(11.0)
+    c = np.exp(-0.3 * t)
+    np.testing.assert_allclose(stretched(c, 1.0), c)
+    np.testing.assert_allclose(stretched(c, 2.0)[::2][:6], c[:6])  # c(t/2) at t = 0, 2, …, 10
+    np.testing.assert_allclose(stretched(c, 0.5)[:6], c[::2])
+    assert np.all(stretched(c, 0.5)[6:] == c[-1])  # held at c(T) past the end
+    np.testing.assert_allclose(stretched(c, math.inf), c[0])
+
+
+def _problem() -> Problem:
+    k = jax.random.split(jax.random.key(3), 2)
+    x = jax.random.normal(k[0], (18, 9), jnp.float64)
+    f0 = 0.3 * jax.random.normal(k[1], (6, 3), jnp.float64)
+    return Problem(x @ x.T, f0, jnp.arange(6) % 3, loss=Loss.CE)
+
+
+def _observation(kappa: list[float]) -> Observation:
+    return Observation(
+        loss=np.array([1.0, 0.9]),
+        kernel_scale=np.array(kappa),
+        module_scale={"params": kappa[-1]},
+        module_share={"params": 1.0},
+        step_time_s=0.1,
+        compile_s=0.0,
+        probe_s=0.0,
+    )
+
+
+@pytest.mark.parametrize(("kappa", "group"), [([1.0, 0.99], "linear"), ([0.6, 0.5], "other")])
+def test_predict_applies_the_calibration_of_its_regime(kappa: list[float], group: str) -> None:
+    p = _problem()
+    hp = Hyperparams(lr=0.3 * max_stable_lr(p, Hyperparams(lr=1.0)), steps=30)
+    ntk = types.SimpleNamespace(theta=p.theta, f0=p.f0, features=None)
+    common = dict(key=jax.random.key(0), observation=_observation(kappa))
+    model = predict_from_ntk(ntk, np.asarray(p.labels), hp, band=None, **common)
+    cal = predict_from_ntk(ntk, np.asarray(p.labels), hp, **common)
+    assert model.linearity["band_calibration"] is None
+    info = cal.linearity["band_calibration"]
+    assert info["group"] == group and info["factors"] == list(BAND_CALIBRATION.factors(group))
+    for e, s in cal.training_time.items():
+        m = model.training_time[e]
+        assert s.median == m.median and s == calibrated_stats(
+            m, factors=BAND_CALIBRATION.factors(group), steps=30
+        )
+    for k in ("loss_q05", "error_q05"):  # the curves' band contains the Monte-Carlo one
+        assert np.all(cal.curves[k] <= model.curves[k])
+    assert np.all(cal.curves["loss_q95"] >= model.curves["loss_q95"])
+    assert cal.curves["loss_q95"][10] > model.curves["loss_q95"][10]  # and is wider
+    # Only the calibrated drift model and observed runs are calibrated.
+    fixed = DynamicsConfig(drift=DriftModel.NONE)
+    assert (
+        predict_from_ntk(ntk, np.asarray(p.labels), hp, dynamics=fixed, **common).linearity[
+            "band_calibration"
+        ]
+        is None
+    )
+    unobserved = predict_from_ntk(ntk, np.asarray(p.labels), hp, key=jax.random.key(0))
+    assert unobserved.linearity.get("band_calibration") is None
+
+
+def test_with_band_rescores_records_as_predict_would_and_is_idempotent() -> None:
+    cal = BandCalibration(linear=(0.5, 2.0), other=(0.2, 5.0), pairs=(1, 1), cases=(1, 1))
+    stats = {"median": 30.0, "mean": 30.0, "q05": 29.0, "q95": 31.0}
+    rec = {"status": "ok", "key": "k", "linearity": {"regime": "drifting"},
+           "case": {"hparams": {"steps": 100}}, "predicted": {"0.1": stats}}  # fmt: skip
+    once = with_band([rec], cal)
+    assert once[0]["predicted"]["0.1"] == {"median": 30.0, "mean": 30.0, "q05": 6.0, "q95": 100.0}
+    assert with_band(once, cal) == once
+    unobserved = {**rec, "linearity": {"regime": "unobserved"}}
+    assert with_band([unobserved], cal)[0]["predicted"]["0.1"] == stats
+    assert rec["predicted"]["0.1"] == stats  # the input is not modified
+
+
+def test_calibrate_leaves_curves_without_a_band_alone() -> None:
+    tt = {0.1: TrainingTimeStats(median=5.0, mean=5.0, q05=5.0, q95=5.0)}
+    out_tt, out_curves, info = calibrate(
+        tt, {}, regime="edge_of_stability", steps=10, calibration=BAND_CALIBRATION
+    )
+    assert out_curves == {} and info["group"] == "other" and out_tt[0.1].q05 < 5.0
+
+
+def test_predict_cli_band_flag(tmp_path: Path) -> None:
+    common = ["predict", "--model", "tiny", "--weights", "none", "--classes", "3",
+              "--per-class", "5", "--image-size", "16", "--steps", "20", "--lr", "0.05",
+              "--no-progress"]  # fmt: skip
+    docs = {}
+    for band in ("calibrated", "model"):
+        out = tmp_path / f"{band}.json"
+        assert main([*common, "--band", band, "--json", str(out)]) == 0
+        docs[band] = json.loads(out.read_text())
+    assert docs["calibrated"]["linearity"]["band_calibration"]["group"] in ("linear", "other")
+    assert docs["model"]["linearity"]["band_calibration"] is None
+    cal, mod = docs["calibrated"]["training_time"], docs["model"]["training_time"]
+    for e in cal:  # GD: the model band is a point, the calibrated one is not
+        assert cal[e]["median"] == mod[e]["median"]
+        assert cal[e]["q05"] <= mod[e]["q05"] and cal[e]["q95"] >= mod[e]["q95"]
+    assert any(cal[e]["q95"] - cal[e]["q05"] > mod[e]["q95"] - mod[e]["q05"] for e in cal)

@@ -1,0 +1,230 @@
+"""The calibrated 5–95% band: how far real Tε has landed from the prediction, per regime.
+
+The Monte-Carlo band of :func:`ttjax.predict.predict` spreads only what the model itself
+samples (SGD noise, the drift's observed range); it says nothing about the model's own error,
+so on the held-out benchmark it held the real Tε only 30–60% of the time. This module widens
+it by the errors measured on real runs (split conformal prediction): on the tuning half of
+the benchmark, the log-ratios ``r = log(max(Tε, 1) / max(T̂ε, 1))`` of real to predicted
+training time are collected per regime group (``linear``, or not), and the band of a new
+prediction with median ``T̂ε`` is
+
+    [min(q05, ⌊e^{r_(lo)} · max(T̂ε, 1)⌋),  min(T, max(q95, ⌈e^{r_(hi)} · max(T̂ε, 1)⌉))]
+
+with ``r_(lo)``, ``r_(hi)`` the ⌊(n + 1)α⌋-th and ⌈(n + 1)(1 − α)⌉-th smallest of the n
+log-ratios, α = (1 − coverage)/2: for a new run exchangeable with the tuning runs, real Tε
+lands inside with probability ≥ coverage. The median is unchanged. The curves' band is
+widened to match: the predicted median curve with its time axis stretched by the two factors
+(a run e^{r} times slower or faster) joins the Monte-Carlo band.
+
+The factors were fitted on the default drift model's predictions (``DriftModel.OBSERVED``)
+and apply to it only; other drift models keep the Monte-Carlo band.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from .dynamics import DriftModel
+from .training_time import TrainingTimeStats
+
+LINEAR = "linear"
+"""The regime group of runs flagged ``linear``; every other observed regime is ``other``."""
+OTHER = "other"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BandCalibration:
+    """Multiplicative factors (low, high) on the predicted Tε median, per regime group.
+
+    Attributes:
+        linear: (e^{r_(lo)}, e^{r_(hi)}) for runs whose prediction reported ``linear``.
+        other: the same for ``drifting`` and ``edge_of_stability`` runs.
+        pairs: (n linear, n other): how many (case, ε) pairs each was fitted on.
+        cases: (linear, other): how many cases those pairs came from (pairs of one case are
+            correlated, so the guarantee is nearer to one with n = cases).
+        coverage: the nominal probability that real Tε lands in the band (0.9: 5–95%).
+        drift: the drift model whose predictions were calibrated.
+        source: where the residuals came from.
+
+    Example:
+        >>> cal = BandCalibration(linear=(0.5, 2.0), other=(0.1, 5.0), pairs=(20, 20),
+        ...                       cases=(4, 4), source="example")
+        >>> cal.factors("linear"), cal.factors("drifting")
+        ((0.5, 2.0), (0.1, 5.0))
+    """
+
+    linear: tuple[float, float]
+    other: tuple[float, float]
+    pairs: tuple[int, int]
+    cases: tuple[int, int]
+    coverage: float = 0.9
+    drift: DriftModel = DriftModel.OBSERVED
+    source: str = ""
+
+    def factors(self, regime: str) -> tuple[float, float]:
+        """The (low, high) factors of a prediction's regime."""
+        return self.linear if regime == LINEAR else self.other
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-friendly dict."""
+        d = dataclasses.asdict(self)
+        d["drift"] = self.drift.value
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+def conformal_factors(log_ratios: Iterable[float], coverage: float) -> tuple[float, float]:
+    """Split-conformal (low, high) factors from log-ratios r_i of real to predicted Tε.
+
+    ``(exp r_(k_lo), exp r_(k_hi))`` with k_lo = ⌊(n + 1)α⌋, k_hi = ⌈(n + 1)(1 − α)⌉,
+    α = (1 − coverage)/2 (order statistics, 1-based); k_lo = 0 gives 0 (no lower end),
+    k_hi > n gives ∞ (no upper end).
+
+    Example:
+        >>> lo, hi = conformal_factors(np.log([0.5, 0.8, 0.9, 1.0, 1.1, 1.25, 2.0]), 0.5)
+        >>> round(lo, 3), round(hi, 3)
+        (0.8, 1.25)
+    """
+    r = np.sort(np.asarray(list(log_ratios), dtype=np.float64))
+    if not 0.0 < coverage < 1.0:
+        raise ValueError(f"coverage must be in (0, 1), got {coverage}.")
+    n = len(r)
+    alpha = (1.0 - coverage) / 2.0
+    k_lo, k_hi = math.floor((n + 1) * alpha), math.ceil((n + 1) * (1.0 - alpha))
+    lo = 0.0 if k_lo < 1 else float(np.exp(r[k_lo - 1]))
+    hi = math.inf if k_hi > n else float(np.exp(r[k_hi - 1]))
+    return lo, hi
+
+
+def log_ratio(real: float, predicted: float) -> float:
+    """``log(max(real, 1) / max(predicted, 1))``: Tε of 0 steps count as 1."""
+    return math.log(max(float(real), 1.0) / max(float(predicted), 1.0))
+
+
+def fit_band_calibration(
+    pairs: Iterable[tuple[str, str, float, float]],
+    *,
+    coverage: float = 0.9,
+    source: str = "",
+) -> BandCalibration:
+    """A :class:`BandCalibration` from (case key, regime, predicted median, real Tε) tuples.
+
+    Example:
+        >>> pairs = [(str(i), "linear", 10.0, 10.0 + i) for i in range(-3, 4)]
+        >>> pairs += [(str(i), "drifting", 10.0, 5.0 * (i + 4)) for i in range(-3, 4)]
+        >>> cal = fit_band_calibration(pairs, coverage=0.5)
+        >>> [round(f, 3) for f in cal.linear + cal.other], cal.pairs
+        ([0.8, 1.2, 1.0, 3.0], (7, 7))
+    """
+    groups: dict[str, list[float]] = {LINEAR: [], OTHER: []}
+    keys: dict[str, set[str]] = {LINEAR: set(), OTHER: set()}
+    for key, regime, predicted, real in pairs:
+        g = LINEAR if regime == LINEAR else OTHER
+        groups[g].append(log_ratio(real, predicted))
+        keys[g].add(key)
+    for g, r in groups.items():
+        if not r:
+            raise ValueError(f"no '{g}' pairs to calibrate the band on.")
+    return BandCalibration(
+        linear=conformal_factors(groups[LINEAR], coverage),
+        other=conformal_factors(groups[OTHER], coverage),
+        pairs=(len(groups[LINEAR]), len(groups[OTHER])),
+        cases=(len(keys[LINEAR]), len(keys[OTHER])),
+        coverage=coverage,
+        source=source,
+    )
+
+
+def calibrated_stats(
+    stats: TrainingTimeStats, *, factors: tuple[float, float], steps: int
+) -> TrainingTimeStats:
+    """``stats`` with its [q05, q95] joined by the calibrated band (module docstring).
+
+    Example:
+        >>> s = TrainingTimeStats(median=40.0, mean=40.0, q05=39.0, q95=41.0)
+        >>> calibrated_stats(s, factors=(0.5, 1.5), steps=50)
+        TrainingTimeStats(median=40.0, mean=40.0, q05=20.0, q95=50.0)
+    """
+    m = max(float(stats.median), 1.0)
+    lo = math.floor(factors[0] * m)
+    hi = steps if math.isinf(factors[1]) else min(math.ceil(factors[1] * m), steps)
+    return dataclasses.replace(stats, q05=float(min(stats.q05, lo)), q95=float(max(stats.q95, hi)))
+
+
+def stretched(curve: np.ndarray, factor: float) -> np.ndarray:
+    """``c(t / factor)`` on t = 0..T (linear interpolation; held at c(T) past the end): the
+    curve of a run ``factor`` times slower (∞ holds c(0); 0 jumps to c(T) after t = 0).
+
+    Example:
+        >>> stretched(np.array([4.0, 2.0, 1.0]), 2.0).tolist()
+        [4.0, 3.0, 2.0]
+    """
+    c = np.asarray(curve, dtype=np.float64)
+    t = np.arange(len(c), dtype=np.float64)
+    if factor <= 0.0:
+        return np.concatenate([c[:1], np.full(len(c) - 1, c[-1])])
+    return np.interp(t / factor, t, c)
+
+
+def calibrate(
+    tt: Mapping[float, TrainingTimeStats],
+    curves: Mapping[str, np.ndarray],
+    *,
+    regime: str,
+    steps: int,
+    calibration: BandCalibration,
+) -> tuple[dict[float, TrainingTimeStats], dict[str, np.ndarray], dict[str, object]]:
+    """The Tε statistics and curves with the calibrated band, and its JSON summary.
+
+    Returns:
+        ``(tt, curves, info)``: [q05, q95] of every ε widened (:func:`calibrated_stats`);
+        ``{loss,error}_q05``/``_q95`` joined by the median curves stretched in time by the
+        two factors (:func:`stretched`); ``info`` the regime group, its factors and the
+        calibration's provenance (``linearity.band_calibration`` of the JSON).
+    """
+    factors = calibration.factors(regime)
+    out_tt = {e: calibrated_stats(s, factors=factors, steps=steps) for e, s in tt.items()}
+    out_curves = dict(curves)
+    for name in ("loss", "error"):
+        if name not in curves:
+            continue
+        bounds = [stretched(curves[name], f) for f in factors]
+        out_curves[f"{name}_q05"] = np.minimum.reduce([curves[f"{name}_q05"], *bounds])
+        out_curves[f"{name}_q95"] = np.maximum.reduce([curves[f"{name}_q95"], *bounds])
+    group = LINEAR if regime == LINEAR else OTHER
+    info: dict[str, object] = {
+        "group": group,
+        "factors": [float(f) for f in factors],
+        **{k: v for k, v in calibration.to_dict().items() if k not in ("linear", "other")},
+    }
+    return out_tt, out_curves, info
+
+
+BAND_CALIBRATION = BandCalibration(
+    linear=(0.6227106227106227, 1.4375),
+    other=(0.5819672131147541, 4.7),
+    pairs=(35, 30),
+    cases=(7, 6),
+    source="benchmark v2, tuning half: the 13 cases whose real run converged "
+    "(results/bench_v2_tune_cheap.jsonl)",
+)
+"""The default calibration: fitted by ``scripts/bench_band_calibration.py`` on the tuning
+half of benchmark v2 (``results/bench_v2_tune_cheap.jsonl``; a test re-fits it from that
+file and checks these numbers)."""
+
+
+__all__ = [
+    "BAND_CALIBRATION",
+    "LINEAR",
+    "OTHER",
+    "BandCalibration",
+    "calibrate",
+    "calibrated_stats",
+    "conformal_factors",
+    "fit_band_calibration",
+    "log_ratio",
+    "stretched",
+]

@@ -1,0 +1,171 @@
+"""The calibrated band from benchmark records: fit it on one half, re-score the other with it.
+
+:func:`calibrate_band` collects (case, regime, predicted median, real Tε) from ``ok`` records
+whose real run converged (the pairs the summaries score) and fits
+:func:`ttjax._band.fit_band_calibration`; :func:`with_band` rewrites stored predictions' 5–95%
+band as :func:`ttjax.predict.predict` would have written it with that calibration, so records
+made before the band was calibrated can be scored with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .._band import BandCalibration, calibrated_stats, fit_band_calibration
+from ..training_time import TrainingTimeStats
+from ._backbone_summary import record_regime
+from ._grid_v2 import backbone_label
+
+
+def band_pairs(records: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, float, float]]:
+    """(case key, regime, predicted median, real Tε) of every ε of the scoreable records:
+    ``ok``, real run converged, regime observed (not ``unobserved`` or missing).
+
+    Example:
+        >>> rec = {"key": "k", "status": "ok", "linearity": {"regime": "linear"},
+        ...        "predicted": {"0.1": {"median": 11.0}}, "real": {"0.1": 10}}
+        >>> band_pairs([rec])
+        [('k', 'linear', 11.0, 10.0)]
+    """
+    out = []
+    for r in records:
+        regime = record_regime(r)
+        if r.get("status") != "ok" or regime in (None, "unobserved"):
+            continue
+        if r.get("real_status", "converged") != "converged":
+            continue
+        for e, real in r["real"].items():
+            if real is None:
+                continue
+            out.append((str(r.get("key")), regime, float(r["predicted"][e]["median"]), float(real)))
+    return out
+
+
+def calibrate_band(
+    records: Iterable[Mapping[str, Any]], *, coverage: float = 0.9, source: str = ""
+) -> BandCalibration:
+    """Fit the calibrated band on ``records`` (e.g. the tuning half: ``Split.TUNE``).
+
+    The records' ``predicted`` must be the calibrated drift model's (the default, observed).
+    """
+    return fit_band_calibration(band_pairs(records), coverage=coverage, source=source)
+
+
+def with_band(
+    records: Iterable[Mapping[str, Any]], calibration: BandCalibration
+) -> list[dict[str, Any]]:
+    """The records with their ``predicted`` 5–95% band recalibrated by ``calibration``.
+
+    Records without an observed regime, or not ``ok``, pass unchanged; the model's own band
+    is kept inside the new one (:func:`ttjax._band.calibrated_stats`).
+
+    Example:
+        >>> from ttjax._band import BandCalibration
+        >>> cal = BandCalibration(linear=(0.5, 2.0), other=(0.1, 9.0), pairs=(1, 1),
+        ...                       cases=(1, 1))
+        >>> rec = {"status": "ok", "linearity": {"regime": "linear"},
+        ...        "case": {"hparams": {"steps": 50}},
+        ...        "predicted": {"0.1": {"median": 20.0, "mean": 20.0, "q05": 19.0, "q95": 21.0}}}
+        >>> with_band([rec], cal)[0]["predicted"]["0.1"]
+        {'median': 20.0, 'mean': 20.0, 'q05': 10.0, 'q95': 40.0}
+    """
+    out = []
+    for r in records:
+        regime = record_regime(r)
+        if r.get("status") != "ok" or regime in (None, "unobserved"):
+            out.append(dict(r))
+            continue
+        steps = int(r["case"]["hparams"]["steps"])
+        factors = calibration.factors(regime)
+        predicted = {}
+        for e, s in r["predicted"].items():
+            stats = TrainingTimeStats(
+                median=float(s["median"]),
+                mean=float(s.get("mean", s["median"])),
+                q05=float(s["q05"]),
+                q95=float(s["q95"]),
+            )
+            predicted[e] = calibrated_stats(stats, factors=factors, steps=steps).to_dict()
+        out.append({**r, "predicted": predicted})
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class BandScore:
+    """How often real Tε fell in the predicted 5–95% band, and how wide the band was.
+
+    Attributes:
+        backbone: ``model@image_size``, or ``"all"``; optimizer: ``gd``, ``sgd`` or ``"all"``;
+        group: ``linear``, ``other`` or ``"all"`` (the prediction's regime group).
+        pairs: (case, ε) pairs scored; coverage: the fraction with q05 ≤ Tε ≤ q95;
+        median_width_T: median of (q95 − q05)/T; median_rel_error: median |T̂ε − Tε|/Tε.
+    """
+
+    backbone: str
+    optimizer: str
+    group: str
+    pairs: int
+    coverage: float
+    median_width_T: float
+    median_rel_error: float
+
+
+def band_coverage(records: Iterable[Mapping[str, Any]]) -> list[BandScore]:
+    """Band coverage and width of the scoreable records (:func:`band_pairs`' selection), per
+    backbone × optimizer, per regime group, and pooled.
+
+    Example:
+        >>> rec = {"key": "k", "status": "ok", "linearity": {"regime": "linear"},
+        ...        "case": {"task": {"model": "tiny", "image_size": 8},
+        ...                 "hparams": {"optimizer": "gd", "steps": 20}},
+        ...        "predicted": {"0.1": {"median": 10.0, "q05": 8.0, "q95": 12.0},
+        ...                      "0.4": {"median": 4.0, "q05": 4.0, "q95": 4.0}},
+        ...        "real": {"0.1": 11, "0.4": 5}}
+        >>> s = band_coverage([rec])[-1]
+        >>> (s.backbone, s.pairs, s.coverage, s.median_width_T)
+        ('all', 2, 0.5, 0.1)
+    """
+    rows: dict[tuple[str, str, str], list[tuple[bool, float, float]]] = defaultdict(list)
+    for r in records:
+        regime = record_regime(r)
+        if r.get("status") != "ok" or regime in (None, "unobserved"):
+            continue
+        if r.get("real_status", "converged") != "converged":
+            continue
+        case = r["case"]
+        steps = float(case["hparams"]["steps"])
+        label, opt = backbone_label(case["task"]), str(case["hparams"]["optimizer"])
+        group = "linear" if regime == "linear" else "other"
+        for e, real in r["real"].items():
+            if real is None:
+                continue
+            p = r["predicted"][e]
+            lo, hi, med = float(p["q05"]), float(p["q95"]), float(p["median"])
+            score = (lo <= float(real) <= hi, (hi - lo) / steps, abs(med - real) / max(real, 1))
+            for key in ((label, opt, "all"), ("all", "all", group), ("all", "all", "all")):
+                rows[key].append(score)
+    out = []
+    for (label, opt, group), scores in sorted(
+        rows.items(), key=lambda kv: (kv[0][0] == "all", kv[0])
+    ):
+        inside, width, rel = (np.asarray(v, dtype=np.float64) for v in zip(*scores, strict=True))
+        out.append(
+            BandScore(
+                backbone=label,
+                optimizer=opt,
+                group=group,
+                pairs=len(scores),
+                coverage=float(inside.mean()),
+                median_width_T=float(np.median(width)),
+                median_rel_error=float(np.median(rel)),
+            )
+        )
+    return out
+
+
+__all__ = ["BandScore", "band_coverage", "band_pairs", "calibrate_band", "with_band"]
