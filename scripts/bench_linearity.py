@@ -7,7 +7,10 @@ For each (model, image size, lr as a fraction of the linear stability limit):
 2. ``ttjax.observe_steps`` runs the first K real steps and measures κ_k = tr Θ(w_k)/tr Θ(w₀)
    (fixed-subset Hutchinson probe) and which parameter modules drift.
 3. ``ttjax.finetune`` runs the real T-step fine-tuning (the truth).
-4. Three predictions from the same Θ₀: the fixed kernel (the paper's linear model,
+4. With ``--kernel-distance [K,…]``: ``ttjax.kernel_drift`` builds Θ(w_k) at k = 1, 3, 10 of the
+   real run and reports ‖Θ_k − Θ₀‖/‖Θ₀‖, the part a scalar drift cannot follow
+   ‖Θ_k/κ_k − Θ₀‖/‖Θ₀‖, and the kernel–target alignment (one more Θ per k).
+5. Three predictions from the same Θ₀: the fixed kernel (the paper's linear model,
    ``DriftModel.NONE``), the drift model fed with the first ``--observe`` κ_k by the trace
    (``OBSERVED``) and along the loss gradient (``GRADIENT``), and the relative errors
    |T̂ε − Tε|/Tε and |T̂ε − Tε|/T of each.
@@ -60,6 +63,7 @@ def run_row(
     k_long: int,
     seed: int,
     ntk_config: ttjax.NtkConfig,
+    kernel_steps: tuple[int, ...] = (),
 ) -> dict:
     """One case: Θ₀, observed κ, the real run, and both predictions."""
     key = jax.random.key(seed)
@@ -100,6 +104,10 @@ def run_row(
         )
         for label, drift in drifts.items()
     }
+    drift = None
+    at_k = tuple(k for k in kernel_steps if k <= steps)
+    if at_k:
+        drift = ttjax.kernel_drift(model, task, hp, steps=at_k, key=k_ntk, ntk_config=ntk_config)
     kappa = obs.kernel_scale
     rows = []
     for e in EPS:
@@ -127,6 +135,7 @@ def run_row(
         "module_scale": obs.module_scale,
         "module_share": obs.module_share,
         "regime": preds["drift"].linearity["regime"],
+        "kernel_drift": None if drift is None else drift.to_dict(),
         "real_loss": np.asarray(real.loss).tolist(),
         "rows": rows,
     }
@@ -151,6 +160,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="out/bench_linearity")
     ap.add_argument("--small", action="store_true", help="tiny model on digits (CI)")
     ap.add_argument("--ntk-method", default="auto", choices=[m.value for m in ttjax.NtkMethod])
+    ap.add_argument(
+        "--kernel-distance",
+        nargs="?",
+        const="1,3,10",
+        default=None,
+        metavar="K1,K2,...",
+        help="also build Θ(w_k) at these real steps (default 1,3,10; on with --small)",
+    )
     args = ap.parse_args(argv)
     ntk_config = ttjax.NtkConfig(method=ttjax.NtkMethod(args.ntk_method))
     if args.small:
@@ -158,6 +175,7 @@ def main(argv: list[str] | None = None) -> None:
         args.per_class, args.steps, args.observe_long = 6, 20, 5
         args.observe = min(args.observe, args.observe_long)
         ntk_config = ttjax.NtkConfig(method=ttjax.NtkMethod.EXACT)
+        args.kernel_distance = args.kernel_distance or "1,3,10"
     weights = None if args.weights in (None, "none") else args.weights
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -176,6 +194,7 @@ def main(argv: list[str] | None = None) -> None:
             k_long=max(args.observe_long, args.observe),
             seed=args.seed,
             ntk_config=ntk_config,
+            kernel_steps=tuple(int(k) for k in (args.kernel_distance or "").split(",") if k),
         )
         cases.append(case)
         (out / "bench_linearity.json").write_text(json.dumps(cases, indent=1))
@@ -198,6 +217,15 @@ def _print_case(case: dict) -> None:
     mods = ", ".join(f"{m} {case['module_scale'][m]:.2f}×" for m in top)
     print(f"  {case['case']}: N={case['num_examples']} lr={case['lr']:.3g}; {at}; "
           f"regime {case['regime']}; drifting modules: {mods}")  # fmt: skip
+    d = case.get("kernel_drift")
+    if d:
+        print("  Θ(w_k) vs Θ₀: " + "; ".join(
+            f"k={k}: tr ×{t:.2f}, along g₀ ×{g:.2f}, ‖ΔΘ‖ {x:.0%}, shape {sh:.0%}, "
+            f"align {d['alignment'][0]:.3f}→{a:.3f}"
+            for k, t, g, x, sh, a in zip(d["steps"], d["trace_ratio"], d["gradient_ratio"],
+                                         d["distance"], d["shape_distance"], d["alignment"][1:],
+                                         strict=True)
+        ))  # fmt: skip
     if case.get("gradient_scale"):
         print("  κ^g along the gradient: " + ", ".join(f"{v:.2f}" for v in case["gradient_scale"]))
     print("  ε      real  fixed (rel)     drift (rel)     grad (rel)")

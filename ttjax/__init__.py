@@ -31,6 +31,8 @@ from ._errors import StabilityError as StabilityError
 from ._errors import TTJaxError as TTJaxError
 from ._errors import WeightsError as WeightsError
 from ._errors import WeightsNotFoundError as WeightsNotFoundError
+from ._prediction import KernelDrift as KernelDrift
+from ._prediction import kernel_drift as kernel_drift
 from .data import Task as Task
 from .data import load_source as load_source
 from .data import load_task as load_task
