@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,19 @@ from .._band import BandCalibration, calibrated_stats, fit_band_calibration
 from ..training_time import TrainingTimeStats
 from ._backbone_summary import record_regime
 from ._grid_v2 import backbone_label
+
+
+def _scoreable(
+    records: Iterable[Mapping[str, Any]],
+) -> Iterator[tuple[Mapping[str, Any], str]]:
+    """(record, regime) of the ``ok`` records with an observed regime and a converged real run:
+    the pairs the summaries score."""
+    for r in records:
+        regime = record_regime(r)
+        if r.get("status") != "ok" or regime in (None, "unobserved"):
+            continue
+        if r.get("real_status", "converged") == "converged":
+            yield r, regime
 
 
 def band_pairs(records: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, float, float]]:
@@ -33,12 +46,7 @@ def band_pairs(records: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, flo
         [('k', 'linear', 11.0, 10.0)]
     """
     out = []
-    for r in records:
-        regime = record_regime(r)
-        if r.get("status") != "ok" or regime in (None, "unobserved"):
-            continue
-        if r.get("real_status", "converged") != "converged":
-            continue
+    for r, regime in _scoreable(records):
         for e, real in r["real"].items():
             if real is None:
                 continue
@@ -131,12 +139,7 @@ def band_coverage(records: Iterable[Mapping[str, Any]]) -> list[BandScore]:
         ('all', 2, 0.5, 0.1)
     """
     rows: dict[tuple[str, str, str], list[tuple[bool, float, float]]] = defaultdict(list)
-    for r in records:
-        regime = record_regime(r)
-        if r.get("status") != "ok" or regime in (None, "unobserved"):
-            continue
-        if r.get("real_status", "converged") != "converged":
-            continue
+    for r, regime in _scoreable(records):
         case = r["case"]
         steps = float(case["hparams"]["steps"])
         label, opt = backbone_label(case["task"]), str(case["hparams"]["optimizer"])
