@@ -47,6 +47,12 @@ def test_conformal_interval_covers_a_new_draw_at_its_exact_rate(n: int, coverage
 def test_too_few_pairs_give_an_open_band() -> None:
     lo, hi = conformal_factors([0.1, 0.2, 0.3], 0.9)
     assert lo == 0.0 and math.isinf(hi)
+    cal = BandCalibration(linear=(lo, hi), other=(0.5, 2.0), pairs=(3, 3), cases=(1, 1))
+    doc = json.dumps(cal.to_dict(), allow_nan=False)  # no Infinity in the JSON: null
+    assert json.loads(doc)["linear"] == [None, None]
+    tt = {0.1: TrainingTimeStats(median=5.0, mean=5.0, q05=5.0, q95=5.0)}
+    out_tt, _, info = calibrate(tt, {}, regime="linear", steps=10, calibration=cal)
+    assert (out_tt[0.1].q05, out_tt[0.1].q95) == (0.0, 10.0) and info["factors"] == [None, None]
     with pytest.raises(ValueError, match="coverage"):
         conformal_factors([0.1], 1.0)
 

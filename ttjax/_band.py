@@ -70,10 +70,17 @@ class BandCalibration:
         return self.linear if regime == LINEAR else self.other
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-friendly dict."""
+        """JSON-friendly dict (an open end, factor 0 or ∞, is written null)."""
         d = dataclasses.asdict(self)
         d["drift"] = self.drift.value
+        d["linear"], d["other"] = _json_factors(self.linear), _json_factors(self.other)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+def _json_factors(factors: tuple[float, float]) -> list[float | None]:
+    """(low, high) for JSON: an open end (0 low, ∞ high: too few pairs) is null."""
+    lo, hi = factors
+    return [float(lo) if lo > 0 else None, float(hi) if math.isfinite(hi) else None]
 
 
 def conformal_factors(log_ratios: Iterable[float], coverage: float) -> tuple[float, float]:
@@ -197,7 +204,7 @@ def calibrate(
     group = LINEAR if regime == LINEAR else OTHER
     info: dict[str, object] = {
         "group": group,
-        "factors": [float(f) for f in factors],
+        "factors": _json_factors(factors),
         **{k: v for k, v in calibration.to_dict().items() if k not in ("linear", "other")},
     }
     return out_tt, out_curves, info
