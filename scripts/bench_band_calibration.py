@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         "heldout_records": args.heldout,
         "rows": rows,
     }
-    (out / "band_calibration.json").write_text(json.dumps(doc, indent=1) + "\n")
+    (out / "band_calibration.json").write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
     with open(out / "band_calibration.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()

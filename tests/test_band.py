@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import types
+from fractions import Fraction
 from pathlib import Path
 
 import jax
@@ -15,11 +16,11 @@ import pytest
 
 from ttjax import BAND_CALIBRATION, BandCalibration
 from ttjax._band import calibrate, calibrated_stats, conformal_factors, log_ratio, stretched
-from ttjax._config import Hyperparams, Loss
+from ttjax._config import Hyperparams, Loss, Optimizer
 from ttjax.benchmark import Split, band_pairs, calibrate_band, case_split, read_records, with_band
 from ttjax.cli import main
 from ttjax.dynamics import DriftModel, DynamicsConfig, Problem, max_stable_lr
-from ttjax.predict import predict_from_ntk
+from ttjax.predict import Criterion, predict_from_ntk
 from ttjax.train import Observation
 from ttjax.training_time import TrainingTimeStats
 
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TUNE_RECORDS = ROOT / "results" / "bench_v2_tune_cheap.jsonl"
 
 
-@pytest.mark.parametrize(("n", "coverage"), [(35, 0.9), (12, 0.8), (60, 0.5)])
+@pytest.mark.parametrize(("n", "coverage"), [(35, 0.9), (19, 0.9), (9, 0.8), (60, 0.5)])
 def test_conformal_interval_covers_a_new_draw_at_its_exact_rate(n: int, coverage: float) -> None:
     """For exchangeable draws, P(r_{n+1} ∈ [r_(k_lo), r_(k_hi)]) = (k_hi − k_lo)/(n + 1)
     exactly (continuous distributions); checked by simulation on a skewed distribution."""
@@ -38,10 +39,17 @@ def test_conformal_interval_covers_a_new_draw_at_its_exact_rate(n: int, coverage
     for row in draws:
         lo, hi = conformal_factors(row[:n], coverage)
         hits += math.log(lo) <= row[n] <= math.log(hi)
-    alpha = (1 - coverage) / 2
+    alpha = (1 - Fraction(str(coverage))) / 2  # exact arithmetic: the oracle's order statistics
     exact = (math.ceil((n + 1) * (1 - alpha)) - math.floor((n + 1) * alpha)) / (n + 1)
     assert exact >= coverage
     assert abs(hits / trials - exact) < 4 * math.sqrt(exact * (1 - exact) / trials)
+
+
+def test_order_statistics_survive_floating_point_rounding() -> None:
+    # (1 − 0.9)/2 is 0.04999… in floating point; with n = 19, (n + 1)α = 1 exactly: the smallest.
+    r = np.log(np.arange(1.0, 20.0))
+    lo, hi = conformal_factors(r, 0.9)
+    assert lo == pytest.approx(1.0) and hi == pytest.approx(19.0)
 
 
 def test_too_few_pairs_give_an_open_band() -> None:
@@ -129,10 +137,15 @@ def test_predict_applies_the_calibration_of_its_regime(kappa: list[float], group
         assert s.median == m.median and s == calibrated_stats(
             m, factors=BAND_CALIBRATION.factors(group), steps=30
         )
-    for k in ("loss_q05", "error_q05"):  # the curves' band contains the Monte-Carlo one
-        assert np.all(cal.curves[k] <= model.curves[k])
+    # The loss curve's band contains the Monte-Carlo one and is wider; the error curve's and
+    # band_widening (the drift's widening alone) are not touched.
+    assert np.all(cal.curves["loss_q05"] <= model.curves["loss_q05"])
     assert np.all(cal.curves["loss_q95"] >= model.curves["loss_q95"])
-    assert cal.curves["loss_q95"][10] > model.curves["loss_q95"][10]  # and is wider
+    assert cal.curves["loss_q95"][10] > model.curves["loss_q95"][10]
+    for k in ("error_q05", "error_q95"):
+        np.testing.assert_array_equal(cal.curves[k], model.curves[k])
+    assert cal.linearity["band_widening"] == model.linearity["band_widening"]
+    assert cal.training_time_other == model.training_time_other
     # Only the calibrated drift model and observed runs are calibrated.
     fixed = DynamicsConfig(drift=DriftModel.NONE)
     assert (
@@ -143,6 +156,13 @@ def test_predict_applies_the_calibration_of_its_regime(kappa: list[float], group
     )
     unobserved = predict_from_ntk(ntk, np.asarray(p.labels), hp, key=jax.random.key(0))
     assert unobserved.linearity.get("band_calibration") is None
+    # SGD with |B| = 1 at 0.9 of the limit is past the mini-batch edge (×2.2), unobserved: no band.
+    sgd = Hyperparams(optimizer=Optimizer.SGD, lr=3 * hp.lr, batch_size=1, steps=30)
+    edge = predict_from_ntk(ntk, np.asarray(p.labels), sgd, key=jax.random.key(0), paths=4)
+    assert edge.linearity["regime"] == "edge_of_stability"
+    assert edge.linearity.get("band_calibration") is None
+    on_error = predict_from_ntk(ntk, np.asarray(p.labels), hp, criterion=Criterion.ERROR, **common)
+    assert on_error.linearity["band_calibration"] is None  # fitted on the loss curve's Tε
 
 
 def test_with_band_rescores_records_as_predict_would_and_is_idempotent() -> None:
@@ -153,6 +173,7 @@ def test_with_band_rescores_records_as_predict_would_and_is_idempotent() -> None
     once = with_band([rec], cal)
     assert once[0]["predicted"]["0.1"] == {"median": 30.0, "mean": 30.0, "q05": 6.0, "q95": 100.0}
     assert with_band(once, cal) == once
+    assert once[0]["linearity"]["band_calibration"]["factors"] == [0.2, 5.0]
     unobserved = {**rec, "linearity": {"regime": "unobserved"}}
     assert with_band([unobserved], cal)[0]["predicted"]["0.1"] == stats
     assert rec["predicted"]["0.1"] == stats  # the input is not modified

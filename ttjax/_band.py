@@ -5,19 +5,22 @@ samples (SGD noise, the drift's observed range); it says nothing about the model
 so on the held-out benchmark it held the real Tε only 30–60% of the time. This module widens
 it by the errors measured on real runs (split conformal prediction): on the tuning half of
 the benchmark, the log-ratios ``r = log(max(Tε, 1) / max(T̂ε, 1))`` of real to predicted
-training time are collected per regime group (``linear``, or not), and the band of a new
-prediction with median ``T̂ε`` is
+training time (on the loss curve) are collected per regime group (``linear``, or not), and
+the band of a new prediction with median ``T̂ε`` is
 
-    [min(q05, ⌊e^{r_(lo)} · max(T̂ε, 1)⌋),  min(T, max(q95, ⌈e^{r_(hi)} · max(T̂ε, 1)⌉))]
+    [min(q05, ⌊e^{r_(lo)} · max(T̂ε, 1)⌋),  max(q95, min(T, ⌈e^{r_(hi)} · max(T̂ε, 1)⌉))]
 
 with ``r_(lo)``, ``r_(hi)`` the ⌊(n + 1)α⌋-th and ⌈(n + 1)(1 − α)⌉-th smallest of the n
-log-ratios, α = (1 − coverage)/2: for a new run exchangeable with the tuning runs, real Tε
-lands inside with probability ≥ coverage. The median is unchanged. The curves' band is
-widened to match: the predicted median curve with its time axis stretched by the two factors
-(a run e^{r} times slower or faster) joins the Monte-Carlo band.
+log-ratios, α = (1 − coverage)/2. For a new pair exchangeable with the n tuning pairs, real
+Tε lands inside with probability ≥ coverage; the pairs of one case (its ε values) are
+correlated, so with few cases this is an estimate rather than a guarantee. The median is
+unchanged. The loss curve's band is widened to match: the predicted median loss with its
+time axis stretched by the two factors (a run e^{r} times slower or faster) joins the
+Monte-Carlo band.
 
-The factors were fitted on the default drift model's predictions (``DriftModel.OBSERVED``)
-and apply to it only; other drift models keep the Monte-Carlo band.
+The factors were fitted on the default drift model's loss-curve Tε (``DriftModel.OBSERVED``,
+``Criterion.LOSS``) and apply to those only; other drift models, Tε read off the error curve
+and the error curve's band keep the Monte-Carlo band.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import math
 from collections.abc import Iterable, Mapping
 
 import numpy as np
+from jaxtyping import Float
 
 from .dynamics import DriftModel
 from .training_time import TrainingTimeStats
@@ -100,14 +104,21 @@ def conformal_factors(log_ratios: Iterable[float], coverage: float) -> tuple[flo
         raise ValueError(f"coverage must be in (0, 1), got {coverage}.")
     n = len(r)
     alpha = (1.0 - coverage) / 2.0
-    k_lo, k_hi = math.floor((n + 1) * alpha), math.ceil((n + 1) * (1.0 - alpha))
+    # Rounding guard: (1 − 0.9)/2 = 0.04999…, and ⌊20 · 0.04999…⌋ must still be 1.
+    k_lo = math.floor((n + 1) * alpha + 1e-9)
+    k_hi = math.ceil((n + 1) * (1.0 - alpha) - 1e-9)
     lo = 0.0 if k_lo < 1 else float(np.exp(r[k_lo - 1]))
     hi = math.inf if k_hi > n else float(np.exp(r[k_hi - 1]))
     return lo, hi
 
 
 def log_ratio(real: float, predicted: float) -> float:
-    """``log(max(real, 1) / max(predicted, 1))``: Tε of 0 steps count as 1."""
+    """``log(max(real, 1) / max(predicted, 1))``: Tε of 0 steps count as 1.
+
+    Example:
+        >>> round(log_ratio(20, 10), 4), log_ratio(0, 1)
+        (0.6931, 0.0)
+    """
     return math.log(max(float(real), 1.0) / max(float(predicted), 1.0))
 
 
@@ -161,7 +172,7 @@ def calibrated_stats(
     return dataclasses.replace(stats, q05=float(min(stats.q05, lo)), q95=float(max(stats.q95, hi)))
 
 
-def stretched(curve: np.ndarray, factor: float) -> np.ndarray:
+def stretched(curve: Float[np.ndarray, " T1"], factor: float) -> Float[np.ndarray, " T1"]:
     """``c(t / factor)`` on t = 0..T (linear interpolation; held at c(T) past the end): the
     curve of a run ``factor`` times slower (∞ holds c(0); 0 jumps to c(T) after t = 0).
 
@@ -178,29 +189,38 @@ def stretched(curve: np.ndarray, factor: float) -> np.ndarray:
 
 def calibrate(
     tt: Mapping[float, TrainingTimeStats],
-    curves: Mapping[str, np.ndarray],
+    curves: Mapping[str, Float[np.ndarray, " T1"]],
     *,
     regime: str,
     steps: int,
     calibration: BandCalibration,
-) -> tuple[dict[float, TrainingTimeStats], dict[str, np.ndarray], dict[str, object]]:
-    """The Tε statistics and curves with the calibrated band, and its JSON summary.
+) -> tuple[dict[float, TrainingTimeStats], dict[str, Float[np.ndarray, " T1"]], dict[str, object]]:
+    """The loss-curve Tε statistics and the loss curve with the calibrated band, and its JSON
+    summary.
 
     Returns:
         ``(tt, curves, info)``: [q05, q95] of every ε widened (:func:`calibrated_stats`);
-        ``{loss,error}_q05``/``_q95`` joined by the median curves stretched in time by the
-        two factors (:func:`stretched`); ``info`` the regime group, its factors and the
-        calibration's provenance (``linearity.band_calibration`` of the JSON).
+        ``loss_q05``/``loss_q95`` joined by the median loss stretched in time by the two
+        factors (:func:`stretched`; other curves unchanged); ``info`` the regime group, its
+        factors and the calibration's provenance (``linearity.band_calibration``).
+
+    Example:
+        >>> cal = BandCalibration(linear=(0.5, 2.0), other=(0.2, 5.0), pairs=(9, 9),
+        ...                       cases=(3, 3))
+        >>> tt = {0.1: TrainingTimeStats(median=4.0, mean=4.0, q05=4.0, q95=4.0)}
+        >>> loss = np.array([1.0, 0.6, 0.4, 0.3, 0.25])
+        >>> out, curves, info = calibrate(tt, {"loss": loss, "loss_q05": loss, "loss_q95": loss},
+        ...                               regime="linear", steps=4, calibration=cal)
+        >>> (out[0.1].q05, out[0.1].q95), curves["loss_q95"].tolist(), info["group"]
+        ((2.0, 4.0), [1.0, 0.8, 0.6, 0.5, 0.4], 'linear')
     """
     factors = calibration.factors(regime)
     out_tt = {e: calibrated_stats(s, factors=factors, steps=steps) for e, s in tt.items()}
     out_curves = dict(curves)
-    for name in ("loss", "error"):
-        if name not in curves:
-            continue
-        bounds = [stretched(curves[name], f) for f in factors]
-        out_curves[f"{name}_q05"] = np.minimum.reduce([curves[f"{name}_q05"], *bounds])
-        out_curves[f"{name}_q95"] = np.maximum.reduce([curves[f"{name}_q95"], *bounds])
+    if "loss" in curves:
+        bounds = [stretched(curves["loss"], f) for f in factors]
+        out_curves["loss_q05"] = np.minimum.reduce([curves["loss_q05"], *bounds])
+        out_curves["loss_q95"] = np.maximum.reduce([curves["loss_q95"], *bounds])
     group = LINEAR if regime == LINEAR else OTHER
     info: dict[str, object] = {
         "group": group,

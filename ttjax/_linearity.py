@@ -115,9 +115,9 @@ def report(
     (``kappa``, e.g. along the gradient), reported beside it. ``path``: the walk along the
     predicted trajectory (:meth:`ttjax.train.PathWalk.to_dict`) when ``kappa`` is its κ_t
     schedule (``DriftModel.PATH``); reported as ``path_walk``, and ``kernel_scale_observed``
-    stays the first real steps' (the trace's). ``band_calibration``: the calibrated band's
-    summary (:func:`ttjax._band.calibrate`) when ``tt`` carries it, reported as is (null:
-    the Monte-Carlo band alone).
+    stays the first real steps' (the trace's). ``tt`` is the band before any calibration
+    (``band_widening`` is the drift's widening alone); ``band_calibration``: the calibrated
+    band's summary (:func:`ttjax._band.calibrate`), reported as is (null: not calibrated).
     """
     regime = classify(kappa, traj, batch_edge_ratio)
     out: dict[str, Any] = {"regime": regime, "steady_tolerance": STEADY}

@@ -58,9 +58,10 @@ def predict(
     drift seen on the first real steps (``observation``, :func:`ttjax.train.observe_steps`;
     None: κ = 1, the fixed kernel); then ``Tε = min{t ≤ T : L_t − L_T ≤ ε (L_0 − L_T)}`` per
     path. A drifting kernel widens the band over the observed κ range and reports the
-    fixed-kernel Tε (:mod:`ttjax._linearity`). With an observation, the band of the criterion's
-    Tε and of the curves is then joined by the errors measured on real runs of the same regime
-    (``band``, :mod:`ttjax._band`: split-conformal factors on the median; 5–95% nominal).
+    fixed-kernel Tε (:mod:`ttjax._linearity`). With an observation and the loss criterion, the
+    band of Tε and of the loss curve is then joined by the errors measured on real runs of the
+    same regime (``band``, :mod:`ttjax._band`: split-conformal factors on the median; 5–95%
+    nominal).
     Deterministic given ``key``; the only side effect is the optional spinner (``progress``).
 
     Args:
@@ -74,8 +75,8 @@ def predict(
         save_outputs: steps t whose outputs f_t the trajectories keep.
         band: the calibration of the 5–95% band (:class:`ttjax.BandCalibration`; default
             :data:`ttjax.BAND_CALIBRATION`, fitted on the benchmark's tuning half); applied
-            when the run was observed and the dynamics follow ``band.drift``. None: the
-            Monte-Carlo band alone.
+            when the run was observed, Tε is read off the loss and the dynamics follow
+            ``band.drift``. None: the Monte-Carlo band alone.
 
     Returns:
         The :class:`Prediction`; ``config`` holds the hyper-parameters, paths, dynamics,
@@ -120,8 +121,9 @@ def predict(
             tt_fixed = alts[1.0][1]  # κ held at 1 is the fixed kernel
     edge = batch_edge_ratio(problem, hparams, key=jax.random.fold_in(key, 0xB5), config=dynamics)
     regime = _linearity.classify(kappa, traj, edge)
-    band_info = None
-    if band is not None and regime != "unobserved" and dynamics.drift is band.drift:
+    tt_drift, band_info = tt, None  # the band before calibration: ``band_widening``'s
+    calibrated = observation is not None and criterion is Criterion.LOSS
+    if band is not None and calibrated and dynamics.drift is band.drift:
         tt, curves, band_info = calibrate(
             tt, curves, regime=regime, steps=hparams.steps, calibration=band
         )
@@ -132,7 +134,7 @@ def predict(
         kappa=kappa,
         observed_loss=None if observation is None else observation.loss,
         traj=traj,
-        tt=tt,
+        tt=tt_drift,
         tt_narrow=tt_narrow,
         tt_fixed=tt_fixed,
         predicted_loss=curves["loss"],

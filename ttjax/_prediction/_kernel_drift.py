@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Float, Int
 
 from .._config import Hyperparams
 from .._errors import ConfigError
@@ -49,6 +50,13 @@ class KernelDrift:
         gradient_ratio: γ_k = g₀ᵀΘ_k g₀ / g₀ᵀΘ₀g₀ along the initial loss gradient g₀.
         alignment: kernel–target alignment A(Θ) at w₀ then at each k (len(steps) + 1).
         loss: the real full-set loss at w_k.
+
+    Example:
+        >>> d = KernelDrift(steps=(1,), trace_ratio=(0.9,), distance=(0.2,),
+        ...                 shape_distance=(0.15,), gradient_ratio=(0.8,),
+        ...                 alignment=(0.04, 0.05), loss=(1.2,))
+        >>> d.to_dict()["alignment"]
+        [0.04, 0.05]
     """
 
     steps: tuple[int, ...]
@@ -64,7 +72,9 @@ class KernelDrift:
         return {k: list(v) for k, v in dataclasses.asdict(self).items()}
 
 
-def target_alignment(theta: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
+def target_alignment(
+    theta: Float[np.ndarray, "NC NC"], labels: Int[np.ndarray, " N"], num_classes: int
+) -> float:
     """A(Θ) = ⟨Θ, y yᵀ⟩_F / (‖Θ‖_F ‖y yᵀ‖_F) = yᵀΘy / (‖Θ‖_F ‖y‖²), y the centred one-hot
     labels flattened example-major (index n·C + c, Θ's layout).
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .._band import BandCalibration, calibrated_stats, fit_band_calibration
+from .._band import LINEAR, OTHER, BandCalibration, calibrated_stats, fit_band_calibration
 from ..training_time import TrainingTimeStats
 from ._backbone_summary import record_regime
 from ._grid_v2 import backbone_label
@@ -60,6 +60,14 @@ def calibrate_band(
     """Fit the calibrated band on ``records`` (e.g. the tuning half: ``Split.TUNE``).
 
     The records' ``predicted`` must be the calibrated drift model's (the default, observed).
+
+    Example:
+        >>> recs = [{"key": str(i), "status": "ok", "linearity": {"regime": g},
+        ...          "predicted": {"0.1": {"median": 10.0}}, "real": {"0.1": 10 + i}}
+        ...         for i in range(-3, 4) for g in ("linear", "drifting")]
+        >>> cal = calibrate_band(recs, coverage=0.5)
+        >>> [round(f, 2) for f in cal.linear], cal.pairs
+        ([0.8, 1.2], (7, 7))
     """
     return fit_band_calibration(band_pairs(records), coverage=coverage, source=source)
 
@@ -69,8 +77,12 @@ def with_band(
 ) -> list[dict[str, Any]]:
     """The records with their ``predicted`` 5–95% band recalibrated by ``calibration``.
 
-    Records without an observed regime, or not ``ok``, pass unchanged; the model's own band
-    is kept inside the new one (:func:`ttjax._band.calibrated_stats`).
+    Records without an observed regime, or not ``ok``, pass unchanged. The band only widens:
+    the stored one (the Monte-Carlo band of records written before the band was calibrated,
+    or an earlier calibrated band) is kept inside the new one
+    (:func:`ttjax._band.calibrated_stats`), and ``linearity.band_calibration`` says which
+    factors were applied. ``predicted`` is taken to be ``calibration.drift``'s prediction (a
+    record's default drift model; not a :func:`with_variant` of another one).
 
     Example:
         >>> from ttjax._band import BandCalibration
@@ -99,13 +111,18 @@ def with_band(
                 q95=float(s["q95"]),
             )
             predicted[e] = calibrated_stats(stats, factors=factors, steps=steps).to_dict()
-        out.append({**r, "predicted": predicted})
+        info = {"group": LINEAR if regime == LINEAR else OTHER, **calibration.to_dict()}
+        info["factors"] = info.pop(info["group"])
+        info.pop(OTHER if info["group"] == LINEAR else LINEAR)
+        linearity = {**(r.get("linearity") or {}), "band_calibration": info}
+        out.append({**r, "predicted": predicted, "linearity": linearity})
     return out
 
 
 @dataclasses.dataclass(frozen=True)
 class BandScore:
-    """How often real Tε fell in the predicted 5–95% band, and how wide the band was.
+    """How often real Tε fell in the predicted 5–95% band, and how wide the band was
+    (one row of :func:`band_coverage`, whose example shows one).
 
     Attributes:
         backbone: ``model@image_size``, or ``"all"``; optimizer: ``gd``, ``sgd`` or ``"all"``;

@@ -63,10 +63,6 @@ def add_dynamics_flags(parser: argparse.ArgumentParser) -> None:
                    help="real steps run to time a step and measure the kernel's drift "
                    "(≥ 2; 0 = none: fixed kernel, no wall-clock) "
                    "(default: %(default)s)")  # fmt: skip
-    g.add_argument("--band", choices=["calibrated", "model"], default="calibrated",
-                   help="5–95%% band: joined by the Tε errors measured on real runs of the "
-                   "same regime (calibrated, ttjax.BAND_CALIBRATION), or the Monte-Carlo "
-                   "band alone (model) (default: %(default)s)")  # fmt: skip
     g.add_argument("--criterion", choices=["loss", "error"], default="loss",
                    help="Tε from the loss or the error curve (default: %(default)s)")  # fmt: skip
 
@@ -93,7 +89,7 @@ def resolve_dynamics_flags(args: argparse.Namespace) -> tuple[NtkConfig, Dynamic
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Task flags + prediction flags + ``--compare FINETUNE_JSON`` + ``--no-progress``."""
+    """Task and prediction flags, ``--compare``, ``--no-progress``, ``--ntk-subset``, ``--band``."""
     add_task_flags(parser)
     add_dynamics_flags(parser)
     parser.add_argument("--compare", metavar="FINETUNE_JSON", default=None,
@@ -103,6 +99,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ntk-subset", type=int, default=None, metavar="N0",
                         help="build Θ on N0 < N stratified examples and extrapolate its spectrum "
                         "to N (supplementary §D; ≈ N/N0 times cheaper Θ)")  # fmt: skip
+    parser.add_argument("--band", choices=["calibrated", "model"], default="calibrated",
+                        help="5–95%% band: joined by the Tε errors measured on real runs of "
+                        "the same regime (calibrated, ttjax.BAND_CALIBRATION; observed runs, "
+                        "loss criterion), or the Monte-Carlo band alone (model) "
+                        "(default: %(default)s)")  # fmt: skip
 
 
 def _load_reference(path: str) -> dict[str, Any]:
