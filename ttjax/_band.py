@@ -40,6 +40,16 @@ LINEAR = "linear"
 OTHER = "other"
 
 
+def regime_group(regime: str) -> str:
+    """The calibration group of a prediction's regime: :data:`LINEAR` or :data:`OTHER`.
+
+    Example:
+        >>> regime_group("linear"), regime_group("edge_of_stability")
+        ('linear', 'other')
+    """
+    return LINEAR if regime == LINEAR else OTHER
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class BandCalibration:
     """Multiplicative factors (low, high) on the predicted Tε median, per regime group.
@@ -71,7 +81,7 @@ class BandCalibration:
 
     def factors(self, regime: str) -> tuple[float, float]:
         """The (low, high) factors of a prediction's regime."""
-        return self.linear if regime == LINEAR else self.other
+        return self.linear if regime_group(regime) == LINEAR else self.other
 
     def to_dict(self) -> dict[str, object]:
         """JSON-friendly dict (an open end, factor 0 or ∞, is written null)."""
@@ -140,7 +150,7 @@ def fit_band_calibration(
     groups: dict[str, list[float]] = {LINEAR: [], OTHER: []}
     keys: dict[str, set[str]] = {LINEAR: set(), OTHER: set()}
     for key, regime, predicted, real in pairs:
-        g = LINEAR if regime == LINEAR else OTHER
+        g = regime_group(regime)
         groups[g].append(log_ratio(real, predicted))
         keys[g].add(key)
     for g, r in groups.items():
@@ -221,13 +231,25 @@ def calibrate(
         bounds = [stretched(curves["loss"], f) for f in factors]
         out_curves["loss_q05"] = np.minimum.reduce([curves["loss_q05"], *bounds])
         out_curves["loss_q95"] = np.maximum.reduce([curves["loss_q95"], *bounds])
-    group = LINEAR if regime == LINEAR else OTHER
-    info: dict[str, object] = {
-        "group": group,
-        "factors": _json_factors(factors),
-        **{k: v for k, v in calibration.to_dict().items() if k not in ("linear", "other")},
+    return out_tt, out_curves, band_info(calibration, regime)
+
+
+def band_info(calibration: BandCalibration, regime: str) -> dict[str, object]:
+    """The JSON summary of the calibration applied to a prediction of ``regime``
+    (``linearity.band_calibration``): its group, that group's factors, the provenance.
+
+    Example:
+        >>> cal = BandCalibration(linear=(0.5, 2.0), other=(0.2, 5.0), pairs=(9, 8),
+        ...                       cases=(3, 2))
+        >>> info = band_info(cal, "drifting")
+        >>> info["group"], info["factors"], info["pairs"]
+        ('other', [0.2, 5.0], [9, 8])
+    """
+    return {
+        "group": regime_group(regime),
+        "factors": _json_factors(calibration.factors(regime)),
+        **{k: v for k, v in calibration.to_dict().items() if k not in (LINEAR, OTHER)},
     }
-    return out_tt, out_curves, info
 
 
 BAND_CALIBRATION = BandCalibration(
@@ -248,10 +270,12 @@ __all__ = [
     "LINEAR",
     "OTHER",
     "BandCalibration",
+    "band_info",
     "calibrate",
     "calibrated_stats",
     "conformal_factors",
     "fit_band_calibration",
     "log_ratio",
+    "regime_group",
     "stretched",
 ]

@@ -16,10 +16,24 @@ from typing import Any
 
 import numpy as np
 
-from .._band import LINEAR, OTHER, BandCalibration, calibrated_stats, fit_band_calibration
+from .._band import (
+    BandCalibration,
+    band_info,
+    calibrated_stats,
+    fit_band_calibration,
+    regime_group,
+)
 from ..training_time import TrainingTimeStats
-from ._backbone_summary import record_regime
+from ._backbone_summary import _converged, record_regime
 from ._grid_v2 import backbone_label
+
+
+def _observed_regime(record: Mapping[str, Any]) -> str | None:
+    """The regime of an ``ok`` record whose prediction was observed; None otherwise."""
+    regime = record_regime(record)
+    if record.get("status") != "ok" or regime in (None, "unobserved"):
+        return None
+    return regime
 
 
 def _scoreable(
@@ -28,10 +42,8 @@ def _scoreable(
     """(record, regime) of the ``ok`` records with an observed regime and a converged real run:
     the pairs the summaries score."""
     for r in records:
-        regime = record_regime(r)
-        if r.get("status") != "ok" or regime in (None, "unobserved"):
-            continue
-        if r.get("real_status", "converged") == "converged":
+        regime = _observed_regime(r)
+        if regime is not None and _converged(r):
             yield r, regime
 
 
@@ -96,8 +108,8 @@ def with_band(
     """
     out = []
     for r in records:
-        regime = record_regime(r)
-        if r.get("status") != "ok" or regime in (None, "unobserved"):
+        regime = _observed_regime(r)
+        if regime is None:
             out.append(dict(r))
             continue
         steps = int(r["case"]["hparams"]["steps"])
@@ -111,9 +123,7 @@ def with_band(
                 q95=float(s["q95"]),
             )
             predicted[e] = calibrated_stats(stats, factors=factors, steps=steps).to_dict()
-        info = {"group": LINEAR if regime == LINEAR else OTHER, **calibration.to_dict()}
-        info["factors"] = info.pop(info["group"])
-        info.pop(OTHER if info["group"] == LINEAR else LINEAR)
+        info = band_info(calibration, regime)
         linearity = {**(r.get("linearity") or {}), "band_calibration": info}
         out.append({**r, "predicted": predicted, "linearity": linearity})
     return out
@@ -160,7 +170,7 @@ def band_coverage(records: Iterable[Mapping[str, Any]]) -> list[BandScore]:
         case = r["case"]
         steps = float(case["hparams"]["steps"])
         label, opt = backbone_label(case["task"]), str(case["hparams"]["optimizer"])
-        group = "linear" if regime == "linear" else "other"
+        group = regime_group(regime)
         for e, real in r["real"].items():
             if real is None:
                 continue
