@@ -35,6 +35,7 @@ OUTPUTS = {
         "band_calibration.csv",
         "band_calibration.json",
     ),
+    "bench_relinearise": ("relinearise.png", "relinearise.csv", "relinearise.json"),
     "fig4_ntk": ("fig4_ntk.png", "fig4_projection.csv", "fig4_spectrum.json"),
     "fig8_noise": ("fig8_noise.png", "fig8_noise.csv", None),
     "fig7_extrapolation": (
@@ -44,7 +45,14 @@ OUTPUTS = {
     ),
 }
 # build a Θ: ≈ 10–30 s each on 2 cores
-SLOW = {"bench_linearity", "fig2_ode_sde", "fig4_ntk", "fig8_noise", "fig7_extrapolation"}
+SLOW = {
+    "bench_linearity",
+    "bench_relinearise",
+    "fig2_ode_sde",
+    "fig4_ntk",
+    "fig8_noise",
+    "fig7_extrapolation",
+}
 
 
 def _run(name: str, out: Path) -> None:

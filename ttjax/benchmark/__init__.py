@@ -29,9 +29,15 @@ from ._pretrain import cache_dir as cache_dir
 from ._pretrain import pretrain as pretrain
 from ._pretrain import resolve_weights as resolve_weights
 from ._pretrain import source_subset as source_subset
+from ._relinearise import relinearised_variants as relinearised_variants
+from ._relinearise import variant_name as variant_name
+from ._relinearise import with_relinearised as with_relinearised
+from ._run import PreparedCase as PreparedCase
 from ._run import build_model as build_model
 from ._run import build_task as build_task
+from ._run import case_prng as case_prng
 from ._run import evaluate_case as evaluate_case
+from ._run import prepare_case as prepare_case
 from ._run import run_benchmark as run_benchmark
 from ._select import select_cases as select_cases
 from ._split import Split as Split
@@ -60,6 +66,7 @@ __all__ = [
     "ErrorRow",
     "GridPreset",
     "LrRegime",
+    "PreparedCase",
     "PretrainOptimizer",
     "PretrainResult",
     "Split",
@@ -73,20 +80,25 @@ __all__ = [
     "cache_dir",
     "calibrate_band",
     "case_key",
+    "case_prng",
     "case_split",
     "evaluate_case",
     "format_cost",
     "format_summary",
     "latest_records",
     "plateaued",
+    "prepare_case",
     "pretrain",
     "read_records",
+    "relinearised_variants",
     "resolve_weights",
     "resolved_hparams",
     "run_benchmark",
     "select_cases",
     "source_subset",
     "summarize",
+    "variant_name",
     "with_band",
+    "with_relinearised",
     "with_variant",
 ]

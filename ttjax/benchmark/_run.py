@@ -78,6 +78,71 @@ def _curve(x: Any) -> list[float]:
     return [float(v) for v in np.asarray(x, dtype=np.float64).ravel()]
 
 
+def case_prng(case: BenchmarkCase, key: PRNGKey) -> PRNGKey:
+    """The case's own key in a benchmark run with ``key``: ``fold_in(key, int(case.key[:8], 16))``
+    (independent of the grid's order and of which cases ran before)."""
+    return jax.random.fold_in(key, int(case.key[:8], 16))
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedCase:
+    """A case's task, model (fresh head), Θ₀ and resolved hyper-parameters, built from its key
+    exactly as :func:`evaluate_case` builds them (so a later analysis sees the same Θ₀, head
+    and learning rate as the stored record).
+
+    Attributes:
+        task, model: the training set and the network; ntk: Θ₀ (:func:`ttjax.predict.task_ntk`).
+        ntk_config, k_ntk: the engine and key Θ₀ was built with (to build Θ elsewhere alike).
+        problem: Θ₀, f₀ and labels (:class:`ttjax.dynamics.Problem`).
+        hparams: the case's hyper-parameters with ``lr = lr_fraction × limit`` resolved.
+        max_stable_lr: that limit (None when the case gives an absolute lr).
+        k_pred, k_train: the keys of the prediction and of the real run.
+        t_setup: ``time.perf_counter()`` after the task and model were built (before Θ₀).
+    """
+
+    task: Task
+    model: Model
+    ntk: Any
+    ntk_config: Any
+    k_ntk: PRNGKey
+    problem: Any
+    hparams: Any
+    max_stable_lr: float | None
+    k_pred: PRNGKey
+    k_train: PRNGKey
+    t_setup: float
+
+
+def prepare_case(case: BenchmarkCase, key: PRNGKey) -> PreparedCase:
+    """Build a case's task, model and Θ₀ and resolve its learning rate (:class:`PreparedCase`).
+
+    Raises:
+        StabilityError: the resolved learning rate is past the linear model's stability limit.
+    """
+    from ..dynamics import Problem, check_stability
+    from ..ntk import NtkConfig, NtkMethod
+    from ..predict import task_ntk
+
+    k_head, k_pred, k_train = jax.random.split(key, 3)
+    task = build_task(case.task)
+    model = build_model(case.task, key=k_head)
+    t_setup = time.perf_counter()
+    k_ntk, k_pred = jax.random.split(k_pred)
+    config = NtkConfig(method=NtkMethod(case.ntk_method))
+    ntk = task_ntk(model, task, config=config, key=k_ntk)
+    hparams = case.hparams
+    problem = Problem.from_ntk(ntk, task.labels, loss=hparams.loss)  # once: λ_max, noise factor
+    limit = None
+    if case.lr_fraction is not None:
+        limit = check_stability(problem, dataclasses.replace(hparams, lr=1e-12))
+        hparams = dataclasses.replace(hparams, lr=case.lr_fraction * limit)
+    check_stability(problem, hparams)
+    return PreparedCase(
+        task=task, model=model, ntk=ntk, ntk_config=config, k_ntk=k_ntk, problem=problem,
+        hparams=hparams, max_stable_lr=limit, k_pred=k_pred, k_train=k_train, t_setup=t_setup,
+    )  # fmt: skip
+
+
 def evaluate_case(
     case: BenchmarkCase, key: PRNGKey, *, reuse_real: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -102,26 +167,15 @@ def evaluate_case(
     set-up is timed separately and excluded from both.
     """
     from .._convergence import classify_run
-    from ..dynamics import DEFAULT_DYNAMICS, DriftModel, Problem, check_stability
-    from ..ntk import NtkConfig, NtkMethod
-    from ..predict import predict, task_ntk
+    from ..dynamics import DEFAULT_DYNAMICS, DriftModel
+    from ..predict import predict
     from ..train import finetune, observe_steps, walk_task_path
 
-    k_head, k_pred, k_train = jax.random.split(key, 3)
     t0 = time.perf_counter()
-    task = build_task(case.task)
-    model = build_model(case.task, key=k_head)
-    t1 = time.perf_counter()
-    k_ntk, k_pred = jax.random.split(k_pred)
-    ntk = task_ntk(model, task, config=NtkConfig(method=NtkMethod(case.ntk_method)), key=k_ntk)
-    hparams = case.hparams
-    problem = Problem.from_ntk(ntk, task.labels, loss=hparams.loss)  # once: λ_max, noise factor
-    limit = None
-    if case.lr_fraction is not None:
-        limit = check_stability(problem, dataclasses.replace(hparams, lr=1e-12))
-        hparams = dataclasses.replace(hparams, lr=case.lr_fraction * limit)
-    check_stability(problem, hparams)
-    _, k_time, k_dyn = jax.random.split(k_pred, 3)  # as predict_training_time splits its key
+    prep = prepare_case(case, key)
+    task, model, ntk, problem, hparams = prep.task, prep.model, prep.ntk, prep.problem, prep.hparams
+    t1, limit, k_train = prep.t_setup, prep.max_stable_lr, prep.k_train
+    _, k_time, k_dyn = jax.random.split(prep.k_pred, 3)  # as predict_training_time splits it
     obs = observe_steps(model, task, hparams, key=k_time, steps=4, gradient=True)
 
     def predict_with(drift: DriftModel):
@@ -235,7 +289,7 @@ def run_benchmark(
     todo = [c for c in todo if not (c.key in seen or seen.add(c.key))]  # drop duplicate cases
 
     def one(case: BenchmarkCase) -> None:
-        k = jax.random.fold_in(key, int(case.key[:8], 16))
+        k = case_prng(case, key)
         record: dict[str, Any] = {"key": case.key, "case": case.to_dict()}
         record["split"] = case_split(case.key).value
         try:

@@ -8,6 +8,8 @@ from ._path import BUDGET as PATH_BUDGET
 from ._path import PathWalk as PathWalk
 from ._path import walk_predicted_path as walk_predicted_path
 from ._path import walk_task_path as walk_task_path
+from ._relinearise import Relinearised as Relinearised
+from ._relinearise import relinearised_path as relinearised_path
 from ._timing import StepTimer as StepTimer
 from ._timing import measure_step_time as measure_step_time
 from ._timing import start_step_timing as start_step_timing
@@ -17,10 +19,12 @@ __all__ = [
     "FinetuneResult",
     "Observation",
     "PathWalk",
+    "Relinearised",
     "StepTimer",
     "finetune",
     "measure_step_time",
     "observe_steps",
+    "relinearised_path",
     "start_step_timing",
     "walk_predicted_path",
     "walk_task_path",

@@ -114,11 +114,11 @@ def _linear_segment(
     y: Array,
     *,
     loss: Any,
-) -> tuple[Float[Array, "N C"], Float[Array, "S N C"], Float[Array, " S"]]:
+) -> tuple[Float[Array, "N C"], Float[Array, "N C"], Float[Array, "S N C"], Float[Array, " S"]]:
     """The ``active`` ones of S linear heavy-ball steps in function space with κΘ₀ (step 2 of
     the module docstring; inactive steps leave the state alone, so every segment length shares
-    one compilation): the end velocity, the gradients g_i at the start of each step and the
-    loss after each."""
+    one compilation): the end outputs and velocity, the gradients g_i at the start of each step
+    and the loss after each."""
     grad = jax.grad(lambda o: _losses.mean_loss(o, y, loss=loss))
 
     def step(carry, inputs):
@@ -129,8 +129,31 @@ def _linear_segment(
         fi, ui = jnp.where(on, fi + un, fi), jnp.where(on, un, ui)
         return (fi, ui), (gi, _losses.mean_loss(fi, y, loss=loss))
 
-    (_, u), (gs, ls) = jax.lax.scan(step, (f, u), (lrs, active))
-    return u, gs, ls
+    (f, u), (gs, ls) = jax.lax.scan(step, (f, u), (lrs, active))
+    return f, u, gs, ls
+
+
+def heavy_ball_move(
+    p: PyTree,
+    v: PyTree,
+    gs: Float[Array, "S N C"],
+    lrs: Float[np.ndarray, " S"],
+    s: int,
+    m: float,
+    move: Callable[[PyTree, jax.Array], PyTree],
+) -> tuple[PyTree, PyTree]:
+    """Weights and velocity after the first ``s`` of the linear steps whose output gradients are
+    ``gs`` (step 3 of the module docstring; ``lrs`` zero past ``s``): ``move(p, cot)`` is the
+    stacked vector–Jacobian product J(p)ᵀ cot of the two cotangents (displacement, velocity)."""
+    i = np.arange(len(lrs))
+    disp = -lrs * ((1 - m ** np.maximum(s - i, 0)) / (1 - m) if m else np.ones(len(lrs)))
+    vel = -lrs * m ** np.maximum(s - 1 - i, 0)
+    cot = jnp.einsum("ks,snc->knc", jnp.asarray(np.stack([disp, vel]), jnp.float32), gs)
+    dw = move(p, cot)
+    geo = float(sum(m**k for k in range(1, s + 1)))
+    p_new = jax.tree_util.tree_map(lambda a, b, d: a + geo * b + d[0], p, v, dw)
+    v_new = jax.tree_util.tree_map(lambda b, d: m**s * b + d[1], v, dw)
+    return p_new, v_new
 
 
 def walk_predicted_path(
@@ -209,17 +232,11 @@ def walk_predicted_path(
         s = min(s, steps - t)
         lrs = np.zeros(width, np.float32)
         lrs[:s] = lrs_all[t : t + s]
-        u_end, gs, seg = _linear_segment(
+        _, u_end, gs, seg = _linear_segment(
             f, u, th, jnp.asarray(lrs), jnp.arange(width) < s, jnp.float32(kap),
             jnp.float32(m), y, loss=loss,
         )  # fmt: skip
-        i = np.arange(width)
-        disp = -lrs * ((1 - m ** np.maximum(s - i, 0)) / (1 - m) if m else np.ones(width))
-        vel = -lrs * m ** np.maximum(s - 1 - i, 0)
-        cot = jnp.einsum("ks,snc->knc", jnp.asarray(np.stack([disp, vel]), jnp.float32), gs)
-        dw = move(p, cot)
-        geo = float(sum(m**k for k in range(1, s + 1)))
-        p_new = jax.tree_util.tree_map(lambda a, b, d, c=geo: a + c * b + d[0], p, v, dw)
+        p_new, v_new = heavy_ball_move(p, v, gs, lrs, s, m, move)
         f_new, ratio, value = point(p_new)
         passes += 2
         predicted = float(seg[s - 1])
@@ -230,7 +247,7 @@ def walk_predicted_path(
         kappa[t : t + s] = kap
         t += s
         p, f, u = p_new, f_new, u_end  # function-space velocity: the linear one (approximation)
-        v = jax.tree_util.tree_map(lambda b, d, c=m**s: c * b + d[1], v, dw)
+        v = v_new
         losses.append(float(value))
         points.append(t)
         new = float(ratio) / ratio0
