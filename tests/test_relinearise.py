@@ -126,7 +126,8 @@ def tiny_record(tmp_path_factory):
     return record
 
 
-def test_benchmark_records_gain_the_relinearised_variants(tiny_record):
+def test_benchmark_records_gain_the_relinearised_variants(tiny_record, monkeypatch):
+    import ttjax.benchmark._relinearise as mod
     from ttjax.benchmark import variant_name, with_relinearised
 
     (r,) = with_relinearised([tiny_record], [(0.25,), (0.25, 0.5)], key=jax.random.key(0),
@@ -142,6 +143,16 @@ def test_benchmark_records_gain_the_relinearised_variants(tiny_record):
     assert r["predicted_variants"]["relin@none"] == {
         e: {"median": t["median"]} for e, t in tiny_record["predicted_variants"]["none"].items()
     }
+    # scored records are not scored again (resumable); a new stage set is
+    calls = []
+    real_fn = mod.relinearised_variants
+    monkeypatch.setattr(mod, "relinearised_variants",
+                        lambda *a, **k: calls.append(a) or real_fn(*a, **k))  # fmt: skip
+    (again,) = with_relinearised([r], [(0.25,)], key=jax.random.key(0), progress=False)
+    assert again == r and not calls
+    (more,) = with_relinearised([r], [(0.5,)], key=jax.random.key(0), progress=False)
+    assert len(calls) == 1 and "relin@0.5" in more["predicted_variants"]
+    assert {"relin@0.25", "relin@0.5"} <= set(more["relinearised"])
     # the fixed-kernel variant is kept, untouched
     assert r["predicted_variants"]["none"] == tiny_record["predicted_variants"]["none"]
 

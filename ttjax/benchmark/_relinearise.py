@@ -106,14 +106,21 @@ def with_relinearised(
 ) -> list[dict[str, Any]]:
     """The records with the re-linearised variants added to ``predicted_variants`` (and
     ``relinearised``: stage steps, tr Θ ratios, real vs linear loss at each stage, seconds);
-    records that are not ``ok`` pass unchanged."""
+    records that are not ``ok``, and records that already carry every requested variant (an
+    earlier run's output: the scoring resumes), pass unchanged."""
+    names = {variant_name(s, continuous=c) for s in [(), *stages] for c in (True, False)}
+    names = {n for n in names if n != "relin@none:restart"}
     records = [dict(r) for r in records]
-    ok = [r for r in records if r.get("status") == "ok"]
+    ok = [
+        r
+        for r in records
+        if r.get("status") == "ok" and not names <= set(r.get("predicted_variants") or {})
+    ]
     with progress_bar(progress and bool(ok), len(ok), "re-linearising", unit="cases") as tick:
         for r in ok:
             out = relinearised_variants(r, stages, key=key)
             r["predicted_variants"] = {**(r.get("predicted_variants") or {}), **out["variants"]}
-            r["relinearised"] = out["details"]
+            r["relinearised"] = {**(r.get("relinearised") or {}), **out["details"]}
             tick(status=str(r["case"]["task"]["model"]))
     return records
 
