@@ -8,6 +8,8 @@ outputs with the exact Θ at every step is real full-batch gradient descent
 
 from __future__ import annotations
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -97,6 +99,16 @@ def test_kernel_rebuilt_at_the_moved_weights():
     assert r.real_loss == pytest.approx((moved,), rel=1e-6)
     assert r.trace_ratio[0] != pytest.approx(1.0, abs=1e-4)  # tanh network: Θ moved
     assert set(r.to_dict()) >= {"loss", "steps", "trace_ratio", "real_loss", "seconds"}
+
+
+def test_a_blown_up_stage_is_written_null():
+    from ttjax.train import Relinearised
+
+    r = Relinearised(loss=np.array([1.0, np.nan]), steps=(1,), trace_ratio=(np.inf,),
+                     real_loss=(np.nan,), linear_loss=(0.5,), seconds=0.1)  # fmt: skip
+    d = r.to_dict()
+    assert d["loss"] == [1.0, None] and d["trace_ratio"] == [None] and d["real_loss"] == [None]
+    json.dumps(d, allow_nan=False)
 
 
 @pytest.mark.parametrize("steps", [(0,), (12,), (5, 5), (7, 3), (-1,)])

@@ -68,15 +68,20 @@ class Relinearised:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict."""
+        """JSON-friendly dict (a non-finite value — a stage past the stability edge that blew
+        up — is written null, never NaN or Infinity)."""
         return {
-            "loss": self.loss.tolist(),
+            "loss": _finite(self.loss.tolist()),
             "steps": list(self.steps),
-            "trace_ratio": list(self.trace_ratio),
-            "real_loss": list(self.real_loss),
-            "linear_loss": list(self.linear_loss),
+            "trace_ratio": _finite(self.trace_ratio),
+            "real_loss": _finite(self.real_loss),
+            "linear_loss": _finite(self.linear_loss),
             "seconds": self.seconds,
         }
+
+
+def _finite(values: Sequence[float]) -> list[float | None]:
+    return [float(v) if np.isfinite(v) else None for v in values]
 
 
 def relinearised_path(
