@@ -29,10 +29,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from ttjax.benchmark import (
-    BenchmarkCase,
+    GridPreset,
     Split,
-    TaskSpec,
     append_record,
+    benchmark_grid,
     case_split,
     latest_records,
     read_records,
@@ -47,16 +47,9 @@ BASE = [d.value for d in DriftModel]
 
 
 def _tiny_records(tmp: Path, seed: int) -> list[dict]:
-    """One tiny benchmark case run end to end (for ``--small``)."""
-    from ttjax import Hyperparams, Optimizer
-
-    case = BenchmarkCase(
-        task=TaskSpec(model="tiny", weights=None, data="digits", classes=2, per_class=6,
-                      image_size=8, seed=0),
-        hparams=Hyperparams(optimizer=Optimizer.GD, lr=0.3, steps=20),
-        eps=(0.1, 0.4), paths=2, lr_fraction=0.3, ntk_method="exact",
-    )  # fmt: skip
+    """The first (GD) case of the ``TINY`` grid run end to end (for ``--small``)."""
     path = tmp / "tiny.jsonl"
+    case = benchmark_grid(preset=GridPreset.TINY)[0]
     run_benchmark([case], path=path, key=jax.random.key(seed), progress=False)
     return list(read_records(path))
 

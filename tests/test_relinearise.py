@@ -123,14 +123,9 @@ def test_bad_stage_steps_are_refused(steps):
 
 @pytest.fixture(scope="module")
 def tiny_record(tmp_path_factory):
-    from ttjax.benchmark import BenchmarkCase, TaskSpec, read_records, run_benchmark
+    from ttjax.benchmark import GridPreset, benchmark_grid, read_records, run_benchmark
 
-    case = BenchmarkCase(
-        task=TaskSpec(model="tiny", weights=None, data="digits", classes=2, per_class=5,
-                      image_size=8, seed=0),
-        hparams=Hyperparams(optimizer=Optimizer.GD, lr=0.3, steps=12),
-        eps=(0.1, 0.4), paths=1, lr_fraction=0.3, ntk_method="exact",
-    )  # fmt: skip
+    case = benchmark_grid(preset=GridPreset.TINY)[0]  # GD, T = 6
     path = tmp_path_factory.mktemp("relin") / "b.jsonl"
     run_benchmark([case], path=path, key=jax.random.key(0), progress=False)
     (record,) = read_records(path)
@@ -149,8 +144,8 @@ def test_benchmark_records_gain_the_relinearised_variants(tiny_record, monkeypat
     for name in names:
         times = r["predicted_variants"][name]
         assert set(times) == set(tiny_record["real"])
-        assert all(0 <= t["median"] <= 12 for t in times.values())
-    assert r["relinearised"]["relin@0.25,0.5"]["steps"] == [3, 6]
+        assert all(0 <= t["median"] <= 6 for t in times.values())
+    assert r["relinearised"]["relin@0.25,0.5"]["steps"] == [2, 3]
     # the baseline: no stage is the fixed-kernel mean path, for GD the fixed-kernel prediction
     assert r["predicted_variants"]["relin@none"] == {
         e: {"median": t["median"]} for e, t in tiny_record["predicted_variants"]["none"].items()
