@@ -28,6 +28,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from ttjax import TTJaxError
 from ttjax.benchmark import (
     GridPreset,
     Split,
@@ -73,25 +74,35 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--at takes comma-separated fractions of T, got {args.at}")
     if any(not 0 < f < 1 for s in stages for f in s):
         parser.error(f"--at fractions must lie strictly between 0 and 1, got {args.at}")
-    args.out.mkdir(parents=True, exist_ok=True)
+    if not args.small and args.records is not None and not args.records.is_file():
+        parser.error(f"--records {args.records}: no such file")
     key = jax.random.key(args.seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.small or args.records is None:
-            records = _tiny_records(Path(tmp), args.seed)
-        else:
-            records = latest_records(read_records(args.records))
-    if args.split != "all":
-        records = [r for r in records if case_split(r["key"]).value == args.split]
-    records = with_relinearised(records, stages, key=key)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            if args.small or args.records is None:
+                records = _tiny_records(Path(tmp), args.seed)
+            else:
+                records = latest_records(read_records(args.records))
+        if args.split != "all":
+            records = [r for r in records if case_split(r["key"]).value == args.split]
+        records = with_relinearised(records, stages, key=key)
+        summaries = {
+            name: summarize(with_variant(records, name), split=Split.ALL)
+            for name in BASE
+            + sorted({n for r in records for n in r.get("predicted_variants", {})} - set(BASE))
+        }
+    except TTJaxError as err:  # stale records, a stage rounding to step 0 or T, no ok record
+        parser.error(str(err))
+    args.out.mkdir(parents=True, exist_ok=True)
     scored = args.out / "relinearised.jsonl"
     scored.unlink(missing_ok=True)
     for r in records:
         append_record(scored, r)
 
-    names = BASE + sorted({n for r in records for n in r.get("predicted_variants", {})} - set(BASE))
+    names = list(summaries)
     rows = []
-    for name in names:
-        for row in summarize(with_variant(records, name), split=Split.ALL).by_backbone:
+    for name, summary in summaries.items():
+        for row in summary.by_backbone:
             if row.eps is not None:
                 continue
             n = row.n_gd + row.n_sgd

@@ -45,6 +45,12 @@ def variant_name(fractions: Sequence[float], *, continuous: bool) -> str:
     return name if continuous else name + ":restart"
 
 
+def _variants(stages: Sequence[Sequence[float]]) -> list[tuple[tuple[float, ...], bool]]:
+    """The (fractions, continuous) pairs scored for ``stages``: the no-stage baseline once,
+    every stage set in both modes."""
+    return [((), True)] + [(tuple(s), c) for s in stages for c in (True, False)]
+
+
 def relinearised_variants(
     record: Mapping[str, Any], stages: Sequence[Sequence[float]], *, key: PRNGKey
 ) -> dict[str, Any]:
@@ -58,7 +64,8 @@ def relinearised_variants(
 
     Raises:
         DataError: the record was made with other pretrained weights (its learning rate does
-            not match the rebuilt case's), or holds no real curve.
+            not match the rebuilt case's).
+        ConfigError: a fraction of T rounds to step 0 or T.
     """
     from ..train import relinearised_path
 
@@ -83,17 +90,16 @@ def relinearised_variants(
     x, y = model.preprocess(task.images), jnp.asarray(task.labels)
     variants: dict[str, Any] = {}
     details: dict[str, Any] = {}
-    for fractions in [(), *stages]:
+    for fractions, continuous in _variants(stages):
         steps = sorted({round(f * hp.steps) for f in fractions})
-        for continuous in (True, False) if steps else (True,):
-            r = relinearised_path(model.apply_fn, model.params, x, y, prep.ntk.theta, hp,
-                                  steps=steps, kernel=kernel, continuous=continuous)  # fmt: skip
-            name = variant_name(fractions, continuous=continuous)
-            curve = np.nan_to_num(r.loss, nan=np.inf)
-            variants[name] = {
-                eps_key(e): {"median": float(epsilon_training_time(curve, e))} for e in case.eps
-            }
-            details[name] = {k: v for k, v in r.to_dict().items() if k != "loss"}
+        r = relinearised_path(model.apply_fn, model.params, x, y, prep.ntk.theta, hp,
+                              steps=steps, kernel=kernel, continuous=continuous)  # fmt: skip
+        name = variant_name(fractions, continuous=continuous)
+        curve = np.nan_to_num(r.loss, nan=np.inf)
+        variants[name] = {
+            eps_key(e): {"median": float(epsilon_training_time(curve, e))} for e in case.eps
+        }
+        details[name] = {k: v for k, v in r.to_dict().items() if k != "loss"}
     return {"variants": variants, "details": details}
 
 
@@ -108,8 +114,7 @@ def with_relinearised(
     ``relinearised``: stage steps, tr Θ ratios, real vs linear loss at each stage, seconds);
     records that are not ``ok``, and records that already carry every requested variant (an
     earlier run's output: the scoring resumes), pass unchanged."""
-    names = {variant_name(s, continuous=c) for s in [(), *stages] for c in (True, False)}
-    names = {n for n in names if n != "relin@none:restart"}
+    names = {variant_name(s, continuous=c) for s, c in _variants(stages)}
     records = [dict(r) for r in records]
     ok = [
         r

@@ -133,6 +133,20 @@ def _linear_segment(
     return f, u, gs, ls
 
 
+def stacked_vjp(
+    apply_fn: Callable[[PyTree, jax.Array], jax.Array], x: jax.Array
+) -> Callable[[PyTree, jax.Array], PyTree]:
+    """``move(p, cot)``: the vector–Jacobian products J(p)ᵀ cot_k of stacked cotangents
+    ``cot [K, N, C]`` (compiled once), the ``move`` of :func:`heavy_ball_move`."""
+
+    @jax.jit
+    def move(p: PyTree, cot: jax.Array) -> PyTree:
+        _, vjp = jax.vjp(lambda q: apply_fn(q, x), p)
+        return jax.vmap(lambda ct: vjp(ct)[0])(cot)
+
+    return move
+
+
 def heavy_ball_move(
     p: PyTree,
     v: PyTree,
@@ -210,11 +224,7 @@ def walk_predicted_path(
         quad = jnp.vdot(g.reshape(-1), th @ g.reshape(-1))
         return f, _sq_norm(gw) / quad, _losses.mean_loss(f, y, loss=loss)
 
-    @jax.jit
-    def move(p: PyTree, cot: jax.Array) -> PyTree:
-        _, vjp = jax.vjp(lambda q: apply_fn(q, x), p)
-        return jax.vmap(lambda ct: vjp(ct)[0])(cot)
-
+    move = stacked_vjp(apply_fn, x)
     m, steps = float(hparams.momentum), hparams.steps
     lrs_all = np.asarray(hparams.learning_rate(jnp.arange(steps, dtype=jnp.float32)), np.float32)
     p = jax.tree_util.tree_map(jnp.asarray, params)

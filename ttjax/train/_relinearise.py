@@ -39,7 +39,7 @@ from .. import losses as _losses
 from .._config import Hyperparams
 from .._errors import ConfigError
 from .._types import PyTree
-from ._path import _linear_segment, heavy_ball_move
+from ._path import _linear_segment, heavy_ball_move, stacked_vjp
 
 Kernel = Callable[[PyTree], Float[Array | np.ndarray, "NC NC"]]
 """``kernel(params) -> Θ(params)`` ``[N·C, N·C]``, example-major (e.g.
@@ -133,11 +133,7 @@ def relinearised_path(
     if th0.ndim != 2 or th0.shape[0] != th0.shape[1] or th0.shape[0] % n:
         raise ConfigError(f"Θ is {tuple(th0.shape)}, not N·C × N·C for N = {n}.")
 
-    @jax.jit
-    def move(p: PyTree, cot: jax.Array) -> PyTree:
-        _, vjp = jax.vjp(lambda q: apply_fn(q, x), p)
-        return jax.vmap(lambda ct: vjp(ct)[0])(cot)
-
+    move = stacked_vjp(apply_fn, x)
     lrs = np.asarray(hparams.learning_rate(jnp.arange(T, dtype=jnp.float32)), np.float32)
     p = jax.tree_util.tree_map(jnp.asarray, params)
     v = jax.tree_util.tree_map(jnp.zeros_like, p)
