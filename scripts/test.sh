@@ -8,6 +8,11 @@ PY="${PYTHON:-python3}"
 "$PY" -m ruff check ttjax tests scripts
 "$PY" -m ruff format --check ttjax tests scripts
 "$PY" -m pyright
+# pytest-xdist runs the tests on every core, at most 4 (each worker holds a JAX runtime);
+# TTJAX_TEST_WORKERS=0 runs them in this process.
+WORKERS="${TTJAX_TEST_WORKERS:-$("$PY" -c 'import os
+n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+print(min(4, n or 1))')}"
 # Docstring examples, in their own process: tests/conftest.py turns on float64 globally.
-"$PY" -m pytest -q -p no:cacheprovider --doctest-modules ttjax
-"$PY" -m pytest -q --durations=15 "$@"
+"$PY" -m pytest -q -p no:cacheprovider --doctest-modules -n "$WORKERS" --dist worksteal ttjax
+"$PY" -m pytest -q --durations=15 -n "$WORKERS" --dist worksteal "$@"
