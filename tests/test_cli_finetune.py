@@ -31,6 +31,30 @@ def test_finetune_json_and_plot(tmp_path: Path) -> None:
     assert doc["timing_s"]["train"] > 0 and doc["timing_s"]["step"] > 0
 
 
+def test_own_data_without_size_flags_uses_what_it_holds(tmp_path: Path, capsys) -> None:
+    # 3 classes (ids 2, 5, 9) of 9, 7 and 8 images: fewer than the default 5 × 40
+    rng = np.random.default_rng(0)
+    labels = np.repeat([2, 5, 9], [9, 7, 8])
+    np.savez(tmp_path / "own.npz", images=rng.integers(0, 256, (24, 10, 10), np.uint8),
+             labels=labels)  # fmt: skip
+    own = ["finetune", "--model", "tiny", "--weights", "none", "--data",
+           f"npz:{tmp_path / 'own.npz'}", "--image-size", "8", "--steps", "3",
+           "--no-progress"]  # fmt: skip
+    out = tmp_path / "out.json"
+    assert main([*own, "--json", str(out)]) == 0
+    cfg = json.loads(out.read_text())["config"]
+    assert (cfg["classes"], cfg["per_class"], cfg["num_examples"]) == (3, 7, 21)
+    assert cfg["class_ids"] == [2, 5, 9]
+    # GD's full batch is checked against the N actually drawn
+    assert main([*own, "--batch-size", "21"]) == 0
+    capsys.readouterr()
+    assert main([*own, "--batch-size", "20"]) == 2
+    assert "(N = 21)" in capsys.readouterr().err
+    # a size that is given is still a demand, and its error names the flag
+    assert main([*own, "--per-class", "8"]) == 2
+    assert "use --per-class ≤ 7" in capsys.readouterr().err
+
+
 def _bad_npz(tmp_path: Path) -> str:
     np.savez(tmp_path / "bad.npz", images=np.zeros((4, 5, 5), np.uint8),
              labels=np.array([0, 1, -3, 1]))  # fmt: skip

@@ -50,6 +50,29 @@ def test_sample_task_errors_say_how_many() -> None:
         sample_task(x, y[:-1], classes=2, per_class=2, image_size=4, seed=0)
 
 
+def test_fit_flags_cap_the_size_at_what_the_data_holds() -> None:
+    x, y = _source(n_per=6, n_classes=3)
+    y = y.copy()
+    y[y == 20] = 0  # class 0: 12 images, class 10: 6, class 20: none -> 2 classes
+    t = sample_task(x, y, classes=5, per_class=40, image_size=4, seed=0,
+                    fit_classes=True, fit_per_class=True)  # fmt: skip
+    assert t.num_classes == 2 and t.num_examples == 12  # 2 classes × the smaller class's 6
+    assert t.labels.tolist() == [0] * 6 + [1] * 6
+    # only the flagged size is capped; the other is still a demand
+    with pytest.raises(DataError, match="use --per-class ≤ 6"):
+        sample_task(x, y, classes=5, per_class=40, image_size=4, seed=0, fit_classes=True)
+    with pytest.raises(DataError, match="only 2"):
+        sample_task(x, y, classes=5, per_class=4, image_size=4, seed=0, fit_per_class=True)
+    # a draw that fits asks for nothing less than it was given
+    full = sample_task(x, y, classes=2, per_class=5, image_size=4, seed=0,
+                       fit_classes=True, fit_per_class=True)  # fmt: skip
+    same = sample_task(x, y, classes=2, per_class=5, image_size=4, seed=0)
+    assert np.array_equal(full.images, same.images)
+    with pytest.raises(DataError, match="at least 2"):
+        sample_task(x, np.zeros_like(y), classes=5, per_class=4, image_size=4, seed=0,
+                    fit_classes=True)  # fmt: skip
+
+
 def test_resize_keeps_constants_and_identity() -> None:
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (3, 10, 10, 3), dtype=np.uint8)

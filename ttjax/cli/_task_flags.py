@@ -59,10 +59,12 @@ def add_task_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--data", default=DEFAULTS["data"],
                    help="sample, fashion_mnist, digits, npz:PATH, folder:PATH or "
                    "tfds:NAME[:SPLIT] (default: %(default)s)")  # fmt: skip
-    g.add_argument("--classes", type=int, default=DEFAULTS["classes"],
-                   help="K random classes of the source (default: %(default)s)")  # fmt: skip
-    g.add_argument("--per-class", type=int, default=DEFAULTS["per_class"],
-                   help="n training images per class, N = K·n (default: %(default)s)")  # fmt: skip
+    g.add_argument("--classes", type=int, default=None,
+                   help=f"K random classes of the source (default: {DEFAULTS['classes']}, or "
+                   "every class when the data has fewer)")  # fmt: skip
+    g.add_argument("--per-class", type=int, default=None,
+                   help=f"n training images per class, N = K·n (default: {DEFAULTS['per_class']}, "
+                   "or the smallest chosen class's count when it has fewer)")  # fmt: skip
     g.add_argument("--image-size", type=int, default=DEFAULTS["image_size"],
                    help="square input size S (default: %(default)s)")  # fmt: skip
     g.add_argument("--seed", type=int, default=DEFAULTS["seed"],
@@ -198,6 +200,14 @@ def check_output_flags(args: argparse.Namespace) -> None:
         check_plot_path(args.plot, what="--plot")
 
 
+def _check_gd_batch(hparams: Hyperparams, batch_size: int | None, n: int) -> None:
+    if hparams.optimizer is Optimizer.GD and batch_size is not None and batch_size != n:
+        raise ConfigError(
+            f"--batch-size {batch_size} with --optimizer gd: GD uses the full set "
+            f"(N = {n}); drop --batch-size or use --optimizer sgd."
+        )
+
+
 def resolve_task(args: argparse.Namespace) -> ResolvedTask:
     """Validate the flags, load and sample the data, build the model.
 
@@ -216,11 +226,17 @@ def resolve_task(args: argparse.Namespace) -> ResolvedTask:
     from ..models import create_model
 
     check_output_flags(args)
-    for name in ("classes", "per_class", "image_size", "steps"):
-        _check_positive(name.replace("_", "-"), int(getattr(args, name)))
-    if args.classes < 2:
+    # --classes / --per-class not given: the defaults, capped by what the data holds
+    fit_classes, fit_per_class = args.classes is None, args.per_class is None
+    classes = DEFAULTS["classes"] if args.classes is None else int(args.classes)
+    per_class = DEFAULTS["per_class"] if args.per_class is None else int(args.per_class)
+    sizes = {"classes": classes, "per-class": per_class,
+             "image-size": int(args.image_size), "steps": int(args.steps)}  # fmt: skip
+    for name, value in sizes.items():
+        _check_positive(name, value)
+    if classes < 2:
         raise ConfigError(
-            f"--classes {args.classes}: a classification task needs at least 2 classes "
+            f"--classes {classes}: a classification task needs at least 2 classes "
             "(with one, every label is the same and there is nothing to learn); "
             "use --classes 2 or more."
         )
@@ -236,16 +252,13 @@ def resolve_task(args: argparse.Namespace) -> ResolvedTask:
         loss=Loss(args.loss),
         schedule=parse_schedule(getattr(args, "lr_schedule", "constant")),
     )
-    if hparams.optimizer is Optimizer.GD and args.batch_size is not None:
-        n = args.classes * args.per_class
-        if args.batch_size != n:
-            raise ConfigError(
-                f"--batch-size {args.batch_size} with --optimizer gd: GD uses the full set "
-                f"(N = {n}); drop --batch-size or use --optimizer sgd."
-            )
     weights = None if str(args.weights).lower() in ("none", "random") else args.weights
-    task = load_task(args.data, classes=args.classes, per_class=args.per_class,
-                     image_size=args.image_size, seed=args.seed)  # fmt: skip
+    if not (fit_classes or fit_per_class):  # N is known: check before loading anything
+        _check_gd_batch(hparams, args.batch_size, classes * per_class)
+    task = load_task(args.data, classes=classes, per_class=per_class,
+                     image_size=args.image_size, seed=args.seed, fit_classes=fit_classes,
+                     fit_per_class=fit_per_class)  # fmt: skip
+    _check_gd_batch(hparams, args.batch_size, task.num_examples)
     batch = hparams.resolved_batch_size(task.num_examples)
     model_key, run_key = jax.random.split(jax.random.key(args.seed))
     model = create_model(args.model, num_classes=task.num_classes, image_size=args.image_size,
@@ -254,9 +267,9 @@ def resolve_task(args: argparse.Namespace) -> ResolvedTask:
         "model": args.model,
         "weights": model.weights,
         "data": task.source,
-        "classes": args.classes,
+        "classes": task.num_classes,
         "class_ids": task.class_ids.tolist(),
-        "per_class": args.per_class,
+        "per_class": task.num_examples // task.num_classes,
         "num_examples": task.num_examples,
         "image_size": args.image_size,
         "seed": args.seed,

@@ -52,6 +52,8 @@ def sample_task(
     image_size: int,
     seed: int,
     source: str = "",
+    fit_classes: bool = False,
+    fit_per_class: bool = False,
 ) -> Task:
     """Draw K = ``classes`` random classes and n = ``per_class`` random images of each.
 
@@ -59,6 +61,12 @@ def sample_task(
     among the distinct labels, then sorted and remapped to ``0..K−1`` in that order; for each
     class (in order) n of its images are drawn without replacement. Images are resized to
     ``image_size × image_size`` with PIL's bilinear filter (anti-aliased when shrinking).
+
+    ``fit_classes`` / ``fit_per_class`` (the CLI's defaults, when ``--classes`` /
+    ``--per-class`` are not given) make K / n upper bounds instead of demands:
+    K = min(``classes``, number of distinct labels), n = min(``per_class``, images in the
+    smallest chosen class); the sizes used are ``Task.num_classes`` and
+    ``Task.num_examples // Task.num_classes``.
 
     Raises:
         DataError: K < 2, fewer than K classes, fewer than n images in a chosen class, bad sizes.
@@ -68,6 +76,9 @@ def sample_task(
         >>> t = sample_task(x, y, classes=2, per_class=3, image_size=16, seed=0)
         >>> t.images.shape, t.labels.tolist()
         ((6, 16, 16, 3), [0, 0, 0, 1, 1, 1])
+        >>> sample_task(x, y, classes=9, per_class=40, image_size=8, seed=0,
+        ...             fit_classes=True, fit_per_class=True).images.shape  # 4 classes × 5
+        (20, 8, 8, 3)
     """
     for name, value in (("classes", classes), ("per_class", per_class), ("image_size", image_size)):
         if int(value) < 1:
@@ -82,6 +93,13 @@ def sample_task(
         raise DataError(f"{len(images)} images but {len(labels)} labels; they must match.")
     rng = np.random.default_rng(seed)
     present, counts = np.unique(labels, return_counts=True)
+    if fit_classes:
+        classes = min(int(classes), len(present))
+        if classes < 2:
+            raise DataError(
+                f"the data has only {len(present)} class ({present.tolist()}): a classification "
+                "task needs at least 2; give images of 2 or more classes."
+            )
     if len(present) < classes:
         raise DataError(
             f"asked for {classes} classes but the data has only {len(present)} "
@@ -89,6 +107,8 @@ def sample_task(
         )
     chosen = np.sort(rng.choice(present, size=classes, replace=False))
     count_of = dict(zip(present.tolist(), counts.tolist(), strict=True))
+    if fit_per_class:
+        per_class = min(int(per_class), *(count_of[int(c)] for c in chosen))
     short = {int(c): count_of[int(c)] for c in chosen if count_of[int(c)] < per_class}
     if short:
         raise DataError(
@@ -142,9 +162,16 @@ def load_source(spec: str | SourceSpec, *, image_size: int | None = None) -> tup
 
 
 def load_task(
-    data: str | SourceSpec, *, classes: int, per_class: int, image_size: int, seed: int
+    data: str | SourceSpec,
+    *,
+    classes: int,
+    per_class: int,
+    image_size: int,
+    seed: int,
+    fit_classes: bool = False,
+    fit_per_class: bool = False,
 ) -> Task:
-    """:func:`load_source` then :func:`sample_task` (the same seeded draw).
+    """:func:`load_source` then :func:`sample_task` (the same seeded draw and ``fit_*`` flags).
 
     Example:
         >>> t = load_task("sample", classes=5, per_class=10, image_size=32, seed=0)
@@ -161,4 +188,6 @@ def load_task(
         image_size=image_size,
         seed=seed,
         source=str(spec),
+        fit_classes=fit_classes,
+        fit_per_class=fit_per_class,
     )
