@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     load_s = time.perf_counter() - t0
     console.print(
         f"[bold]ttjax finetune[/]: {rt.model.name} ({rt.model.weights}), "
-        f"{rt.task.num_classes} classes × {rt.config['per_class']} = {rt.task.num_examples} images "
+        f"{rt.task.num_classes} classes × {rt.task.per_class} = {rt.task.num_examples} images "
         f"of {rt.task.source} at {rt.task.image_size}×{rt.task.image_size}, "
         f"{rt.hparams.optimizer.value} lr={rt.hparams.lr:g} m={rt.hparams.momentum:g} "
         f"|B|={rt.config['batch_size']}, T={rt.hparams.steps}, {rt.hparams.loss.value} loss"

@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     hp = rt.hparams
     console.print(
         f"[bold]ttjax predict[/]: {rt.model.name} ({rt.model.weights}), "
-        f"{rt.task.num_classes} classes × {rt.config['per_class']} = {rt.task.num_examples} images "
+        f"{rt.task.num_classes} classes × {rt.task.per_class} = {rt.task.num_examples} images "
         f"of {rt.task.source} at {rt.task.image_size}×{rt.task.image_size}, "
         f"{hp.optimizer.value} lr={hp.lr:g} m={hp.momentum:g} |B|={rt.config['batch_size']}, "
         f"T={hp.steps}, {hp.loss.value} loss; Θ: {ntk_config.method.value}, "

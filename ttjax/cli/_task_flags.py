@@ -253,12 +253,14 @@ def resolve_task(args: argparse.Namespace) -> ResolvedTask:
         schedule=parse_schedule(getattr(args, "lr_schedule", "constant")),
     )
     weights = None if str(args.weights).lower() in ("none", "random") else args.weights
-    if not (fit_classes or fit_per_class):  # N is known: check before loading anything
+    fitted = fit_classes or fit_per_class  # N is known only once the data is drawn
+    if not fitted:  # check before loading anything
         _check_gd_batch(hparams, args.batch_size, classes * per_class)
     task = load_task(args.data, classes=classes, per_class=per_class,
                      image_size=args.image_size, seed=args.seed, fit_classes=fit_classes,
                      fit_per_class=fit_per_class)  # fmt: skip
-    _check_gd_batch(hparams, args.batch_size, task.num_examples)
+    if fitted:
+        _check_gd_batch(hparams, args.batch_size, task.num_examples)
     batch = hparams.resolved_batch_size(task.num_examples)
     model_key, run_key = jax.random.split(jax.random.key(args.seed))
     model = create_model(args.model, num_classes=task.num_classes, image_size=args.image_size,
@@ -269,7 +271,7 @@ def resolve_task(args: argparse.Namespace) -> ResolvedTask:
         "data": task.source,
         "classes": task.num_classes,
         "class_ids": task.class_ids.tolist(),
-        "per_class": task.num_examples // task.num_classes,
+        "per_class": task.per_class,
         "num_examples": task.num_examples,
         "image_size": args.image_size,
         "seed": args.seed,

@@ -39,6 +39,11 @@ class Task:
         return len(self.labels)
 
     @property
+    def per_class(self) -> int:
+        """n, the images of each class (the task is balanced: ``num_examples = K·n``)."""
+        return self.num_examples // self.num_classes
+
+    @property
     def image_size(self) -> int:
         return int(self.images.shape[1])
 
@@ -65,8 +70,7 @@ def sample_task(
     ``fit_classes`` / ``fit_per_class`` (the CLI's defaults, when ``--classes`` /
     ``--per-class`` are not given) make K / n upper bounds instead of demands:
     K = min(``classes``, number of distinct labels), n = min(``per_class``, images in the
-    smallest chosen class); the sizes used are ``Task.num_classes`` and
-    ``Task.num_examples // Task.num_classes``.
+    smallest chosen class); the sizes used are ``Task.num_classes`` and ``Task.per_class``.
 
     Raises:
         DataError: K < 2, fewer than K classes, fewer than n images in a chosen class, bad sizes.
