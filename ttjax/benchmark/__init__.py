@@ -17,6 +17,10 @@ from ._case import BenchmarkCase as BenchmarkCase
 from ._case import LrRegime as LrRegime
 from ._case import TaskSpec as TaskSpec
 from ._case import case_key as case_key
+from ._closed_loop import OBSERVE_STEPS as OBSERVE_STEPS
+from ._closed_loop import closed_loop_variants as closed_loop_variants
+from ._closed_loop import evaluate_closed_loop as evaluate_closed_loop
+from ._closed_loop import restarted_curves as restarted_curves
 from ._cost import format_cost as format_cost
 from ._grid import GridPreset as GridPreset
 from ._grid import benchmark_grid as benchmark_grid
@@ -51,10 +55,12 @@ from ._summary import BenchmarkSummary as BenchmarkSummary
 from ._summary import ErrorRow as ErrorRow
 from ._summary import format_summary as format_summary
 from ._summary import summarize as summarize
+from ._summary import variant_rows as variant_rows
 from ._summary import with_variant as with_variant
 
 __all__ = [
     "FMNIST_TARGET",
+    "OBSERVE_STEPS",
     "PAPER_EPS",
     "SMALL_CNN_FMNIST",
     "V2_BACKBONES",
@@ -82,7 +88,9 @@ __all__ = [
     "case_key",
     "case_prng",
     "case_split",
+    "closed_loop_variants",
     "evaluate_case",
+    "evaluate_closed_loop",
     "format_cost",
     "format_summary",
     "latest_records",
@@ -93,11 +101,13 @@ __all__ = [
     "relinearised_variants",
     "resolve_weights",
     "resolved_hparams",
+    "restarted_curves",
     "run_benchmark",
     "select_cases",
     "source_subset",
     "summarize",
     "variant_name",
+    "variant_rows",
     "with_band",
     "with_relinearised",
     "with_variant",

@@ -214,6 +214,45 @@ def with_variant(records: Iterable[Mapping[str, Any]], variant: str) -> list[dic
     return out
 
 
+def variant_rows(
+    records: Iterable[Mapping[str, Any]], variants: Iterable[str]
+) -> list[dict[str, Any]]:
+    """One pooled-ε row per (variant, backbone), and per variant over every backbone
+    (``backbone="all"``), each variant scored on the ``ok`` records that carry it
+    (:func:`with_variant`): pairs, GD pairs within 13%, SGD pairs within 20%, both pooled
+    (``within``), median |T̂ε − Tε|/Tε and median |T̂ε − Tε|/T (:func:`backbone_rows`).
+
+    Example:
+        >>> rec = {"status": "ok", "key": "k", "case": {"task": {"model": "tiny",
+        ...        "image_size": 8}, "hparams": {"optimizer": "gd", "steps": 20}},
+        ...        "predicted": {"0.1": {"median": 11.0}}, "real": {"0.1": 10},
+        ...        "predicted_variants": {"none": {"0.1": {"median": 14.0}}}}
+        >>> [(r["backbone"], r["within"]) for r in variant_rows([rec], ["none"])]
+        [('tiny@8', 0.0), ('all', 0.0)]
+    """
+    records = list(records)
+    out: list[dict[str, Any]] = []
+    for name in variants:
+        scored = [r for r in with_variant(records, name) if r.get("status") == "ok"]
+        pooled = [
+            {**r, "case": {**r["case"], "task": {"model": "all", "image_size": None}}}
+            for r in scored
+        ]
+        rows = [r for r in backbone_rows(scored) if r.eps is None]
+        rows += [dataclasses.replace(r, backbone="all") for r in backbone_rows(pooled)
+                 if r.eps is None]  # fmt: skip
+        for row in rows:
+            n = row.n_gd + row.n_sgd
+            within = (row.gd_within_13 or 0) * row.n_gd + (row.sgd_within_20 or 0) * row.n_sgd
+            out.append({
+                "variant": name, "backbone": row.backbone, "pairs": n,
+                "gd_within_13": row.gd_within_13, "sgd_within_20": row.sgd_within_20,
+                "within": within / n if n else None, "median_rel": row.median_rel,
+                "median_rel_T": row.median_rel_T, "cases": row.cases,
+            })  # fmt: skip
+    return out
+
+
 def format_summary(summary: BenchmarkSummary) -> str:
     """Plain-text tables (rich-rendered) of a summary: error rows, Table 1, cost ratio."""
     from rich.console import Console

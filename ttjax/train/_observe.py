@@ -67,6 +67,8 @@ class Observation:
         grad_sq: ‖∇_w L(w_k)‖² of the full-set loss at w_0 … w_K, ``[K + 1]`` (None when
             not measured).
         loss_grad: g_k = ∇_f L(f(w_k)) on the full set at w_0 … w_K, ``[K + 1, N, C]``.
+        outputs: the real outputs f(w_k) on the full set at w_0 … w_K, ``[K + 1, N, C]``
+            (recorded with the gradients; the state a closed-loop prediction restarts from).
         path: the walk along the predicted trajectory (``DriftModel.PATH``;
             :func:`ttjax.train.walk_predicted_path`), None when not walked.
     """
@@ -81,6 +83,34 @@ class Observation:
     grad_sq: np.ndarray | None = None
     loss_grad: np.ndarray | None = None
     path: PathWalk | None = None
+    outputs: np.ndarray | None = None
+
+    def first(self, k: int) -> Observation:
+        """The observation of the first ``k`` of its K steps (as if only ``k`` had been run;
+        the step time, compile time and per-module scales stay those of all K).
+
+        Example:
+            >>> obs = Observation(loss=np.ones(4), kernel_scale=np.arange(1.0, 5.0),
+            ...                   module_scale={}, module_share={}, step_time_s=0.1,
+            ...                   compile_s=1.0, probe_s=0.0)
+            >>> obs.first(2).kernel_scale.tolist()
+            [1.0, 2.0]
+        """
+        if not 1 <= k <= len(self.kernel_scale):
+            raise ConfigError(f"first(k) needs 1 ≤ k ≤ {len(self.kernel_scale)}, got {k}.")
+
+        def head(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[: k + 1]
+
+        return dataclasses.replace(
+            self,
+            loss=self.loss[:k],
+            kernel_scale=self.kernel_scale[:k],
+            grad_sq=head(self.grad_sq),
+            loss_grad=head(self.loss_grad),
+            outputs=head(self.outputs),
+            path=None,
+        )
 
     def gradient_scale(self, theta: Any) -> np.ndarray | None:
         """κ^g_k for k = 1..K against the kernel ``theta`` = Θ₀ ``[N·C, N·C]`` (module
@@ -185,8 +215,9 @@ def gradient_probe(
     y: jax.Array,
     *,
     loss: Loss,
-) -> Callable[[PyTree], tuple[float, np.ndarray]]:
-    """A function ``w ↦ (‖∇_w L(w)‖², ∇_f L(f(w)))`` of the full-set mean loss (one jit).
+) -> Callable[[PyTree], tuple[float, np.ndarray, np.ndarray]]:
+    """A function ``w ↦ (‖∇_w L(w)‖², ∇_f L(f(w)), f(w))`` of the full-set mean loss (one
+    jit).
 
     ``‖∇_w L‖² = gᵀ Θ(w) g`` with ``g = ∇_f L`` (Θ = J Jᵀ, J = ∂f/∂w): the kernel's size
     along the loss gradient.
@@ -197,23 +228,23 @@ def gradient_probe(
         >>> f = lambda w, x: x @ w                      # Θ = (x xᵀ) ⊗ I
         >>> x = jax.random.normal(jax.random.key(0), (5, 3))
         >>> y = jnp.array([0, 1, 0, 1, 1])
-        >>> sq, g = gradient_probe(f, x, y, loss=Loss.MSE)(jnp.zeros((3, 2)))
+        >>> sq, g, out = gradient_probe(f, x, y, loss=Loss.MSE)(jnp.zeros((3, 2)))
         >>> theta = jnp.kron(x @ x.T, jnp.eye(2))
         >>> round(sq / float(g.reshape(-1) @ theta @ g.reshape(-1)), 5)
         1.0
     """
 
     @jax.jit
-    def info(p: PyTree) -> tuple[jax.Array, jax.Array]:
+    def info(p: PyTree) -> tuple[jax.Array, jax.Array, jax.Array]:
         f, vjp = jax.vjp(lambda q: apply_fn(q, x), p)
         g_f = jax.grad(lambda out: _losses.mean_loss(out, y, loss=loss))(f)
         (g_w,) = vjp(g_f)
         sq = sum(jnp.vdot(a, a) for a in jax.tree_util.tree_leaves(g_w))
-        return jnp.asarray(sq), g_f
+        return jnp.asarray(sq), g_f, f
 
-    def probe(p: PyTree) -> tuple[float, np.ndarray]:
-        sq, g_f = info(p)
-        return float(sq), np.asarray(g_f)
+    def probe(p: PyTree) -> tuple[float, np.ndarray, np.ndarray]:
+        sq, g_f, f = info(p)
+        return float(sq), np.asarray(g_f), np.asarray(f)
 
     return probe
 
@@ -247,8 +278,9 @@ def observe_steps(
         compiled: the step already compiled by :func:`ttjax.train._timing.compile_step`
             (e.g. in the background while Θ was built); None compiles it here.
         gradient: also record ‖∇_w L(w_k)‖² and g_k on the full set (``grad_sq``,
-            ``loss_grad``; :meth:`Observation.gradient_scale`), one full-set forward and
-            backward pass per observed point (K + 1 of them).
+            ``loss_grad``; :meth:`Observation.gradient_scale`) and the outputs f(w_k)
+            (``outputs``), one full-set forward and backward pass per observed point (K + 1
+            of them).
 
     Example:
         >>> import jax
@@ -301,6 +333,7 @@ def observe_steps(
         probe_s=probe_s,
         grad_sq=np.asarray([g[0] for g in grads]) if grads else None,
         loss_grad=np.stack([g[1] for g in grads]) if grads else None,
+        outputs=np.stack([g[2] for g in grads]) if grads else None,
     )
 
 

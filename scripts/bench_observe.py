@@ -1,0 +1,118 @@
+"""Observing more real steps before predicting (issue 10, option 3c): accuracy against cost.
+
+Runs the chosen benchmark-v2 cases with :func:`ttjax.benchmark.evaluate_closed_loop` (each
+case built exactly as ``ttjax benchmark`` builds it; ``max(--observe)`` real steps observed
+once; the real run fine-tuned) and scores, per backbone, the default drift model fed the first
+K steps (``observed@K``), the drift along the gradient (``gradient@K``) and the closed loop
+that restarts the linear model from the real outputs after K steps (``restart@K``, momentum-0
+runs only, so it is also compared with the others on those runs). Writes the records
+(``closed_loop.jsonl``, resumable) and ``closed_loop.{json,csv,png}`` under ``--out``.
+
+    python scripts/bench_observe.py --split tune --max-case-minutes 8 \\
+        --backbone resnet18@32 --backbone small_cnn@28 --out results/closed_loop_tune
+    python scripts/bench_observe.py --small --out /tmp/closed_loop   # the tiny grid's first case
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import json
+from pathlib import Path
+
+import jax
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from ttjax import TTJaxError
+from ttjax.benchmark import (
+    OBSERVE_STEPS,
+    GridPreset,
+    Split,
+    benchmark_grid,
+    evaluate_closed_loop,
+    latest_records,
+    run_benchmark,
+    select_cases,
+    variant_rows,
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--split", choices=[s.value for s in Split], default="tune")
+    parser.add_argument("--max-case-minutes", type=float, default=8.0)
+    parser.add_argument("--backbone", action="append", default=None,
+                        help="model@image_size of the v2 grid (repeat); default: all")  # fmt: skip
+    parser.add_argument("--observe", default=",".join(map(str, OBSERVE_STEPS)),
+                        help="comma-separated numbers of observed real steps K")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="the benchmark key's seed")
+    parser.add_argument("--out", type=Path, default=Path("results/closed_loop"))
+    parser.add_argument("--small", action="store_true", help="the tiny grid's first case")
+    args = parser.parse_args(argv)
+    try:
+        observe = tuple(sorted({int(v) for v in args.observe.split(",")}))
+    except ValueError:
+        parser.error(f"--observe takes comma-separated integers, got {args.observe!r}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "closed_loop.jsonl"
+    try:
+        if args.small:
+            cases = benchmark_grid(preset=GridPreset.TINY)[:1]
+            observe = tuple(k for k in observe if k < cases[0].hparams.steps) or (2,)
+        else:
+            cases = select_cases(
+                benchmark_grid(preset=GridPreset.V2),
+                split=Split(args.split),
+                max_case_s=60 * args.max_case_minutes,
+                backbones=args.backbone,
+            )
+        evaluate = functools.partial(evaluate_closed_loop, observe=observe)
+        records = latest_records(
+            run_benchmark(cases, path=path, key=jax.random.key(args.seed), evaluate=evaluate)
+        )
+    except TTJaxError as err:
+        parser.error(str(err))
+    keys = {c.key for c in cases}
+    records = [r for r in records if r.get("key") in keys]
+    names = [f"{m}@{k}" for k in observe for m in ("observed", "gradient", "restart")]
+    kept = [n for n in names if not n.startswith("restart@")]  # restart: momentum-0 runs only
+    rows = [{"runs": "all", **r} for r in variant_rows(records, kept)]
+    still = [r for r in records if float(r["case"]["hparams"].get("momentum", 0.0)) == 0.0]
+    rows += [{"runs": "momentum 0", **r} for r in variant_rows(still, names)]
+    if not rows:
+        parser.error(f"no case finished; see {path}")
+    with open(args.out / "closed_loop.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    doc = {"observe": observe, "split": args.split, "cases": len(records), "rows": rows}
+    (args.out / "closed_loop.json").write_text(json.dumps(doc, indent=1) + "\n")
+    for r in rows:
+        print(f"{r['runs']:>10} {r['variant']:>12} {r['backbone']:>14} pairs {r['pairs']:3d}  "
+              f"within {100 * (r['within'] or 0):5.1f}%  median {100 * r['median_rel']:5.1f}%  "
+              f"/T {100 * r['median_rel_T']:5.1f}%")  # fmt: skip
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for model, style in (("observed", "o-"), ("gradient", "s--"), ("restart", "^:")):
+        runs = "momentum 0" if model == "restart" else "all"
+        pts = [(int(r["variant"].split("@")[1]), 100 * r["median_rel"]) for r in rows
+               if r["runs"] == runs and r["backbone"] == "all"
+               and r["variant"].startswith(model + "@")]  # fmt: skip
+        if pts:
+            ax.plot(*zip(*sorted(pts), strict=True), style, label=f"{model} ({runs} runs)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("observed real steps K")
+    ax.set_ylabel("median |T̂ε − Tε| / Tε (%)")
+    ax.set_title(f"closed loop: {len(records)} {args.split} cases")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.out / "closed_loop.png", dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
