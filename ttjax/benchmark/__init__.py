@@ -26,6 +26,9 @@ from ._grid import GridPreset as GridPreset
 from ._grid import benchmark_grid as benchmark_grid
 from ._grid_v2 import FMNIST_TARGET as FMNIST_TARGET
 from ._grid_v2 import V2_BACKBONES as V2_BACKBONES
+from ._noise_floor import evaluate_noise_floor as evaluate_noise_floor
+from ._noise_floor import noise_floor as noise_floor
+from ._noise_floor import noise_floor_rows as noise_floor_rows
 from ._pretrain import SMALL_CNN_FMNIST as SMALL_CNN_FMNIST
 from ._pretrain import PretrainOptimizer as PretrainOptimizer
 from ._pretrain import PretrainResult as PretrainResult
@@ -91,9 +94,12 @@ __all__ = [
     "closed_loop_variants",
     "evaluate_case",
     "evaluate_closed_loop",
+    "evaluate_noise_floor",
     "format_cost",
     "format_summary",
     "latest_records",
+    "noise_floor",
+    "noise_floor_rows",
     "plateaued",
     "prepare_case",
     "pretrain",

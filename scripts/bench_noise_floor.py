@@ -1,0 +1,130 @@
+"""The SGD noise floor (issue 10): how close can any prediction get to one real SGD run?
+
+Fine-tunes each chosen SGD case of benchmark v2 ``--seeds`` times with independent batch draws
+(:func:`ttjax.benchmark.evaluate_noise_floor`; same head, data and learning rate as the
+benchmark's case) and scores, per backbone, the leave-one-out oracle (the median Tε of the other
+runs) against each run — the ceiling of "≥ 90% of SGD pairs within 20%" — and, with
+``--predictions`` (benchmark or ``bench_observe.py`` records of the same cases), the shipped
+prediction (``--variant``, default the record's ``predicted``) on the same runs. Writes the
+records (``noise_floor.jsonl``, resumable) and ``noise_floor.{json,csv,png}`` under ``--out``.
+
+    python scripts/bench_noise_floor.py --split heldout --max-case-minutes 8 \\
+        --backbone resnet18@32 --backbone small_cnn@28 \\
+        --predictions results/closed_loop_heldout/closed_loop.jsonl --out results/noise_floor
+    python scripts/bench_noise_floor.py --small --out /tmp/floor    # the tiny grid's SGD case
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import json
+from pathlib import Path
+
+import jax
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from ttjax import TTJaxError, enable_compilation_cache
+from ttjax.benchmark import (
+    GridPreset,
+    Split,
+    benchmark_grid,
+    evaluate_noise_floor,
+    latest_records,
+    noise_floor_rows,
+    read_records,
+    run_benchmark,
+    select_cases,
+    with_variant,
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--split", choices=[s.value for s in Split], default="heldout")
+    parser.add_argument("--max-case-minutes", type=float, default=8.0)
+    parser.add_argument("--backbone", action="append", default=None,
+                        help="model@image_size of the v2 grid (repeat); default: all")  # fmt: skip
+    parser.add_argument("--seeds", type=int, default=8, help="real runs per case (≥ 2)")
+    parser.add_argument("--predictions", type=Path, default=None,
+                        help="benchmark records of the same cases (JSON lines)")  # fmt: skip
+    parser.add_argument("--variant", default=None, help="a predicted_variants name to score")
+    parser.add_argument("--seed", type=int, default=0, help="the benchmark key's seed")
+    parser.add_argument("--out", type=Path, default=Path("results/noise_floor"))
+    parser.add_argument("--small", action="store_true", help="the tiny grid's SGD case")
+    args = parser.parse_args(argv)
+    if args.seeds < 2:
+        parser.error(f"--seeds must be ≥ 2, got {args.seeds}")
+    if args.predictions is not None and not args.predictions.is_file():
+        parser.error(f"--predictions {args.predictions}: no such file")
+    enable_compilation_cache()  # the S runs of a case compile the same step once
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "noise_floor.jsonl"
+    try:
+        if args.small:
+            grid = benchmark_grid(preset=GridPreset.TINY)
+            cases = [next(c for c in grid if c.hparams.optimizer.value == "sgd")]
+        else:
+            cases = select_cases(
+                benchmark_grid(preset=GridPreset.V2),
+                split=Split(args.split),
+                max_case_s=60 * args.max_case_minutes,
+                backbones=args.backbone,
+            )
+            cases = [c for c in cases if c.hparams.optimizer.value == "sgd"]
+        evaluate = functools.partial(evaluate_noise_floor, seeds=args.seeds)
+        records = latest_records(
+            run_benchmark(cases, path=path, key=jax.random.key(args.seed), evaluate=evaluate)
+        )
+        predictions = None
+        if args.predictions is not None:
+            preds = latest_records(read_records(args.predictions))
+            if args.variant is not None:
+                preds = with_variant(preds, args.variant)
+            predictions = {r["key"]: r["predicted"] for r in preds if r.get("status") == "ok"}
+    except TTJaxError as err:
+        parser.error(str(err))
+    keys = {c.key for c in cases}
+    records = [r for r in records if r.get("key") in keys]
+    rows = noise_floor_rows(records, predictions=predictions)
+    if not rows:
+        parser.error(f"no case has ≥ 2 converged runs; see {path}")
+    with open(args.out / "noise_floor.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    doc = {"split": args.split, "seeds": args.seeds, "variant": args.variant, "rows": rows}
+    (args.out / "noise_floor.json").write_text(json.dumps(doc, indent=1) + "\n")
+    for r in rows:
+        pred = r["predicted_within"]
+        pred_s = "" if pred is None else (
+            f"  prediction {100 * pred:5.1f}% (oracle on those "
+            f"{100 * r['oracle_within_same_cases']:5.1f}%)"
+        )  # fmt: skip
+        print(f"{r['backbone']:>14} cases {r['cases']:2d} pairs {r['pairs']:4d}  oracle within 20% "
+              f"{100 * r['oracle_within']:5.1f}%  median {100 * r['oracle_median_rel']:5.1f}%  "
+              f"spread {100 * r['median_spread']:5.1f}%{pred_s}")  # fmt: skip
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    labels = [r["backbone"] for r in rows]
+    xs = range(len(rows))
+    ax.bar([x - 0.2 for x in xs], [100 * r["oracle_within"] for r in rows], 0.4,
+           label="oracle (median of the other runs)")  # fmt: skip
+    ax.bar([x + 0.2 for x in xs], [100 * (r["predicted_within"] or 0) for r in rows], 0.4,
+           label="prediction")  # fmt: skip
+    ax.axhline(90, color="k", lw=0.8, ls="--", label="issue 10 target")
+    ax.set_xticks(list(xs), labels)
+    ax.set_ylabel("SGD (run, ε) pairs within 20% (%)")
+    ax.set_title(f"SGD noise floor: {args.seeds} real runs per case")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.out / "noise_floor.png", dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
