@@ -30,32 +30,25 @@ import matplotlib.pyplot as plt
 
 from ttjax import TTJaxError, enable_compilation_cache
 from ttjax.benchmark import (
-    GridPreset,
-    Split,
-    benchmark_grid,
+    add_selection_flags,
     evaluate_noise_floor,
     latest_records,
     noise_floor_rows,
     read_records,
     run_benchmark,
-    select_cases,
+    selected_cases,
     with_variant,
 )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--split", choices=[s.value for s in Split], default="heldout")
-    parser.add_argument("--max-case-minutes", type=float, default=8.0)
-    parser.add_argument("--backbone", action="append", default=None,
-                        help="model@image_size of the v2 grid (repeat); default: all")  # fmt: skip
+    add_selection_flags(parser, split="heldout")
     parser.add_argument("--seeds", type=int, default=8, help="real runs per case (≥ 2)")
     parser.add_argument("--predictions", type=Path, default=None,
                         help="benchmark records of the same cases (JSON lines)")  # fmt: skip
     parser.add_argument("--variant", default=None, help="a predicted_variants name to score")
-    parser.add_argument("--seed", type=int, default=0, help="the benchmark key's seed")
     parser.add_argument("--out", type=Path, default=Path("results/noise_floor"))
-    parser.add_argument("--small", action="store_true", help="the tiny grid's SGD case")
     args = parser.parse_args(argv)
     if args.seeds < 2:
         parser.error(f"--seeds must be ≥ 2, got {args.seeds}")
@@ -65,17 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "noise_floor.jsonl"
     try:
-        if args.small:
-            grid = benchmark_grid(preset=GridPreset.TINY)
-            cases = [next(c for c in grid if c.hparams.optimizer.value == "sgd")]
-        else:
-            cases = select_cases(
-                benchmark_grid(preset=GridPreset.V2),
-                split=Split(args.split),
-                max_case_s=60 * args.max_case_minutes,
-                backbones=args.backbone,
-            )
-            cases = [c for c in cases if c.hparams.optimizer.value == "sgd"]
+        cases = selected_cases(args, keep=lambda c: c.hparams.optimizer.value == "sgd")
         evaluate = functools.partial(evaluate_noise_floor, seeds=args.seeds)
         records = latest_records(
             run_benchmark(cases, path=path, key=jax.random.key(args.seed), evaluate=evaluate)

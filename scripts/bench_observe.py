@@ -30,28 +30,21 @@ import matplotlib.pyplot as plt
 from ttjax import TTJaxError
 from ttjax.benchmark import (
     OBSERVE_STEPS,
-    GridPreset,
-    Split,
-    benchmark_grid,
+    add_selection_flags,
     evaluate_closed_loop,
     latest_records,
     run_benchmark,
-    select_cases,
+    selected_cases,
     variant_rows,
 )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--split", choices=[s.value for s in Split], default="tune")
-    parser.add_argument("--max-case-minutes", type=float, default=8.0)
-    parser.add_argument("--backbone", action="append", default=None,
-                        help="model@image_size of the v2 grid (repeat); default: all")  # fmt: skip
+    add_selection_flags(parser, split="tune")
     parser.add_argument("--observe", default=",".join(map(str, OBSERVE_STEPS)),
                         help="comma-separated numbers of observed real steps K")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0, help="the benchmark key's seed")
     parser.add_argument("--out", type=Path, default=Path("results/closed_loop"))
-    parser.add_argument("--small", action="store_true", help="the tiny grid's first case")
     args = parser.parse_args(argv)
     try:
         observe = tuple(sorted({int(v) for v in args.observe.split(",")}))
@@ -60,16 +53,9 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "closed_loop.jsonl"
     try:
+        cases = selected_cases(args)
         if args.small:
-            cases = benchmark_grid(preset=GridPreset.TINY)[:1]
             observe = tuple(k for k in observe if k < cases[0].hparams.steps) or (2,)
-        else:
-            cases = select_cases(
-                benchmark_grid(preset=GridPreset.V2),
-                split=Split(args.split),
-                max_case_s=60 * args.max_case_minutes,
-                backbones=args.backbone,
-            )
         evaluate = functools.partial(evaluate_closed_loop, observe=observe)
         records = latest_records(
             run_benchmark(cases, path=path, key=jax.random.key(args.seed), evaluate=evaluate)

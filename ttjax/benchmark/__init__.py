@@ -46,7 +46,9 @@ from ._run import case_prng as case_prng
 from ._run import evaluate_case as evaluate_case
 from ._run import prepare_case as prepare_case
 from ._run import run_benchmark as run_benchmark
+from ._select import add_selection_flags as add_selection_flags
 from ._select import select_cases as select_cases
+from ._select import selected_cases as selected_cases
 from ._split import Split as Split
 from ._split import case_split as case_split
 from ._store import CaseStatus as CaseStatus
@@ -80,6 +82,7 @@ __all__ = [
     "PretrainResult",
     "Split",
     "TaskSpec",
+    "add_selection_flags",
     "append_record",
     "band_coverage",
     "band_pairs",
@@ -110,6 +113,7 @@ __all__ = [
     "restarted_curves",
     "run_benchmark",
     "select_cases",
+    "selected_cases",
     "source_subset",
     "summarize",
     "variant_name",

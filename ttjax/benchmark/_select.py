@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import argparse
+from collections.abc import Callable, Collection, Sequence
 
 from .._errors import ConfigError
 from ._case import BenchmarkCase
@@ -59,4 +60,41 @@ def select_cases(
     return [c for s, _, c in sorted(priced, key=lambda t: t[:2]) if s <= max_case_s]
 
 
-__all__ = ["select_cases"]
+def add_selection_flags(parser: argparse.ArgumentParser, *, split: str) -> None:
+    """The case-selection flags of the benchmark-v2 scripts: ``--split`` (default ``split``),
+    ``--max-case-minutes``, ``--backbone`` (repeatable), ``--seed`` (the benchmark key's) and
+    ``--small`` (one case of the tiny grid); read them back with :func:`selected_cases`."""
+    parser.add_argument("--split", choices=[s.value for s in Split], default=split)
+    parser.add_argument("--max-case-minutes", type=float, default=8.0)
+    parser.add_argument("--backbone", action="append", default=None,
+                        help="model@image_size of the v2 grid (repeat); default: all")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="the benchmark key's seed")
+    parser.add_argument("--small", action="store_true", help="one case of the tiny grid")
+
+
+def selected_cases(
+    args: argparse.Namespace, *, keep: Callable[[BenchmarkCase], bool] = lambda case: True
+) -> list[BenchmarkCase]:
+    """The cases chosen by :func:`add_selection_flags`' flags that ``keep`` accepts: with
+    ``--small`` the first such case of the tiny grid, else :func:`select_cases` of the v2 grid.
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_selection_flags(parser, split="heldout")
+        >>> [c.hparams.optimizer.value for c in selected_cases(parser.parse_args(["--small"]))]
+        ['gd']
+    """
+    from ._grid import GridPreset, benchmark_grid
+
+    if args.small:
+        return [next(c for c in benchmark_grid(preset=GridPreset.TINY) if keep(c))]
+    chosen = select_cases(
+        benchmark_grid(preset=GridPreset.V2),
+        split=Split(args.split),
+        max_case_s=60 * args.max_case_minutes,
+        backbones=args.backbone,
+    )
+    return [c for c in chosen if keep(c)]
+
+
+__all__ = ["add_selection_flags", "select_cases", "selected_cases"]
