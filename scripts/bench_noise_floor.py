@@ -31,9 +31,12 @@ import matplotlib.pyplot as plt
 from ttjax import TTJaxError, enable_compilation_cache
 from ttjax.benchmark import (
     add_selection_flags,
+    append_record,
     evaluate_noise_floor,
     latest_records,
     noise_floor_rows,
+    noise_model_rows,
+    noise_model_variants,
     read_records,
     run_benchmark,
     selected_cases,
@@ -48,6 +51,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--predictions", type=Path, default=None,
                         help="benchmark records of the same cases (JSON lines)")  # fmt: skip
     parser.add_argument("--variant", default=None, help="a predicted_variants name to score")
+    parser.add_argument("--noise-models", default=None,
+                        help="comma-separated SGD noise models (diagonal,function_space,"
+                             "minibatch): simulated Tε spread beside the real runs'")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("results/noise_floor"))
     args = parser.parse_args(argv)
     if args.seeds < 2:
@@ -76,6 +82,28 @@ def main(argv: list[str] | None = None) -> None:
     rows = noise_floor_rows(records, predictions=predictions)
     if not rows:
         parser.error(f"no case has ≥ 2 converged runs; see {path}")
+    if args.noise_models:
+        models = [m.strip() for m in args.noise_models.split(",") if m.strip()]
+        scored = args.out / "noise_models.jsonl"
+        done = {r["key"]: r for r in read_records(scored)} if scored.is_file() else {}
+        key = jax.random.key(args.seed)
+        for r in records:
+            old = done.get(r["key"], {}).get("noise_models") or {}
+            if r.get("status") == "ok" and not set(models) <= set(old):
+                try:
+                    r["noise_models"] = {**old, **noise_model_variants(r, models, key=key)}
+                except (TTJaxError, ValueError) as err:
+                    parser.error(str(err))
+                append_record(scored, r)
+            elif old:
+                r["noise_models"] = old
+        model_rows = noise_model_rows(records)
+        (args.out / "noise_models.json").write_text(json.dumps(model_rows, indent=1) + "\n")
+        for m in model_rows:
+            print(f"{m['noise_model']:>15} runs {m['pairs']:4d}  band holds "
+                  f"{100 * m['band_coverage']:5.1f}%  width sim/real "
+                  f"{m['median_width_ratio']:.2f}  within 20% of the median "
+                  f"{100 * m['within']:5.1f}% (median {100 * m['median_rel']:4.1f}%)")  # fmt: skip
     with open(args.out / "noise_floor.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()

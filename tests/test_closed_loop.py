@@ -83,36 +83,3 @@ def test_evaluate_closed_loop_scores_every_k_and_restarts_only_without_momentum(
         assert set(rec["real"]) == set(rec["predicted"])
     with pytest.raises(ConfigError, match="observe"):
         evaluate_closed_loop(still, jax.random.key(0), observe=(1,))
-
-
-def test_noise_floor_oracle_is_the_leave_one_out_median():
-    from ttjax.benchmark import noise_floor
-
-    t = np.array([[10.0, 100.0], [12.0, 100.0], [30.0, 100.0]])
-    out = noise_floor(t, predicted=[12.0, 90.0])
-    # run 0: median(12, 30) = 21 → 1.1; run 1: median(10, 30) = 20 → 0.667; run 2: 11 → 0.633
-    np.testing.assert_allclose(out["oracle_rel"][:, 0], [1.1, 8 / 12, 19 / 30])
-    np.testing.assert_allclose(out["oracle_rel"][:, 1], 0.0)
-    assert out["oracle_within"] == 0.5 and out["predicted_within"] == 5 / 6
-    with pytest.raises(ConfigError, match="≥ 2 runs"):
-        noise_floor([[1.0, 2.0]])
-    with pytest.raises(ConfigError, match="one Tε per ε"):
-        noise_floor(t, predicted=[1.0])
-
-
-def test_evaluate_noise_floor_runs_independent_sgd_draws_and_refuses_gd():
-    from ttjax.benchmark import evaluate_noise_floor, noise_floor_rows
-
-    grid = benchmark_grid(preset=GridPreset.TINY)
-    sgd = next(c for c in grid if c.hparams.optimizer is Optimizer.SGD)
-    rec = evaluate_noise_floor(sgd, jax.random.key(0), seeds=3)
-    assert len(rec["seed_status"]) == 3
-    times = np.asarray(list(rec["seed_times"].values()))
-    converged = rec["seed_status"].count("converged")
-    assert times.shape == (len(sgd.eps), converged) and converged >= 2
-    assert len({tuple(col) for col in times.T}) > 1  # the draws differ
-    row = noise_floor_rows([{"key": sgd.key, "status": "ok", "case": sgd.to_dict(), **rec}])[0]
-    assert row["pairs"] == times.size and 0.0 <= row["oracle_within"] <= 1.0
-    gd = next(c for c in grid if c.hparams.optimizer is Optimizer.GD)
-    with pytest.raises(ConfigError, match="deterministic"):
-        evaluate_noise_floor(gd, jax.random.key(0), seeds=3)

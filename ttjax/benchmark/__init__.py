@@ -29,6 +29,8 @@ from ._grid_v2 import V2_BACKBONES as V2_BACKBONES
 from ._noise_floor import evaluate_noise_floor as evaluate_noise_floor
 from ._noise_floor import noise_floor as noise_floor
 from ._noise_floor import noise_floor_rows as noise_floor_rows
+from ._noise_floor import noise_model_rows as noise_model_rows
+from ._noise_floor import noise_model_variants as noise_model_variants
 from ._pretrain import SMALL_CNN_FMNIST as SMALL_CNN_FMNIST
 from ._pretrain import PretrainOptimizer as PretrainOptimizer
 from ._pretrain import PretrainResult as PretrainResult
@@ -103,6 +105,8 @@ __all__ = [
     "latest_records",
     "noise_floor",
     "noise_floor_rows",
+    "noise_model_rows",
+    "noise_model_variants",
     "plateaued",
     "prepare_case",
     "pretrain",

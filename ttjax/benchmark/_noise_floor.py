@@ -13,6 +13,7 @@ of issue 10's SGD target on the case; a predictor ``predicted`` (e.g. a benchmar
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -174,4 +175,79 @@ def noise_floor_rows(
     return rows
 
 
-__all__ = ["evaluate_noise_floor", "noise_floor", "noise_floor_rows"]
+def noise_model_variants(
+    record: Mapping[str, Any], models: Sequence[str], *, key: PRNGKey, paths: int = 128
+) -> dict[str, dict[str, dict[str, float]]]:
+    """The default prediction's Tε statistics under each SGD noise model in ``models``
+    (:class:`ttjax.dynamics.NoiseModel` values) for one noise-floor record: the case rebuilt
+    from its key as the benchmark built it (same Θ₀, learning rate, observed steps and keys),
+    ``paths`` Monte-Carlo paths, no calibrated band — so that the simulated spread of Tε can be
+    set beside the real runs' (:func:`noise_model_rows`)."""
+    from ..dynamics import DEFAULT_DYNAMICS, NoiseModel
+    from ..predict import predict
+    from ..train import observe_steps
+    from ._run import case_prng
+
+    case = BenchmarkCase.from_dict(record["case"])
+    prep = prepare_case(case, case_prng(case, key))
+    _, k_time, k_dyn = jax.random.split(prep.k_pred, 3)  # as evaluate_case splits it
+    obs = observe_steps(prep.model, prep.task, prep.hparams, key=k_time, steps=4)
+    out = {}
+    for name in models:
+        dyn = dataclasses.replace(DEFAULT_DYNAMICS, noise_model=NoiseModel(name))
+        pred = predict(prep.problem, prep.hparams, dynamics=dyn, paths=paths, key=k_dyn,
+                       eps=case.eps, observation=obs, band=None)  # fmt: skip
+        out[name] = {eps_key(e): st.to_dict() for e, st in pred.training_time.items()}
+    return out
+
+
+def noise_model_rows(
+    records: Sequence[Mapping[str, Any]], *, tol: float = SGD_TOL
+) -> list[dict[str, Any]]:
+    """Per noise model (records' ``noise_models``, :func:`noise_model_variants`), over every
+    (case, ε, real run): the share of real runs inside the simulated 5–95% band, the median of
+    (simulated q95 − q05 + 1) / (real q95 − q05 + 1) per (case, ε), and the share of real runs
+    within ``tol`` of the simulated median.
+
+    Example:
+        >>> rec = {"status": "ok", "seed_times": {"0.1": [10, 12, 14, 30]},
+        ...        "noise_models": {"diagonal": {"0.1": {"median": 12, "q05": 11, "q95": 13}}}}
+        >>> row = noise_model_rows([rec])[0]
+        >>> row["noise_model"], row["band_coverage"], row["within"]
+        ('diagonal', 0.25, 0.75)
+    """
+    acc: dict[str, dict[str, list[float]]] = {}
+    for r in records:
+        times = r.get("seed_times") or {}
+        for name, stats in (r.get("noise_models") or {}).items():
+            a = acc.setdefault(name, {"inside": [], "width": [], "rel": []})
+            for e, st in stats.items():
+                t = np.asarray(times.get(e) or [], np.float64)
+                if t.size < 2:
+                    continue
+                lo, med, hi = float(st["q05"]), float(st["median"]), float(st["q95"])
+                a["inside"] += ((t >= lo) & (t <= hi)).tolist()
+                real_w = float(np.quantile(t, 0.95) - np.quantile(t, 0.05))
+                a["width"].append((hi - lo + 1.0) / (real_w + 1.0))
+                a["rel"] += (np.abs(med - t) / np.maximum(t, 1.0)).tolist()
+    return [
+        {
+            "noise_model": name,
+            "pairs": len(a["inside"]),
+            "band_coverage": float(np.mean(a["inside"])),
+            "median_width_ratio": float(np.median(a["width"])),
+            "within": float(np.mean(np.asarray(a["rel"]) <= tol)),
+            "median_rel": float(np.median(a["rel"])),
+        }
+        for name, a in acc.items()
+        if a["inside"]
+    ]
+
+
+__all__ = [
+    "evaluate_noise_floor",
+    "noise_floor",
+    "noise_floor_rows",
+    "noise_model_rows",
+    "noise_model_variants",
+]
