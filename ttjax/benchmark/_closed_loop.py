@@ -35,7 +35,7 @@ from .._types import PRNGKey
 from ..training_time import eps_key, epsilon_training_time, training_time_stats
 from ._backbone_summary import plateaued
 from ._case import BenchmarkCase
-from ._run import prepare_case
+from ._run import _maybe_list, prepare_case
 
 OBSERVE_STEPS = (4, 8, 16, 32)
 """The K scored by default: the shipped 4, then doubling up to about a fifth of T = 150."""
@@ -150,13 +150,13 @@ def evaluate_closed_loop(
 
     if not observe or min(observe) < 2:
         raise ConfigError(f"observe needs K ≥ 2 real steps, got {list(observe)}.")
+    ks = sorted(set(observe))
     prep = prepare_case(case, key)
     _, k_time, k_dyn = jax.random.split(prep.k_pred, 3)  # as evaluate_case splits it
-    kmax = max(observe)
-    obs = observe_steps(prep.model, prep.task, prep.hparams, key=k_time, steps=kmax,
+    obs = observe_steps(prep.model, prep.task, prep.hparams, key=k_time, steps=ks[-1],
                         gradient=True)  # fmt: skip
-    variants = closed_loop_variants(prep, obs, observe=sorted(set(observe)), eps=case.eps,
-                                    paths=case.paths, key=k_dyn)  # fmt: skip
+    variants = closed_loop_variants(prep, obs, observe=ks, eps=case.eps, paths=case.paths,
+                                    key=k_dyn)  # fmt: skip
     if reuse_real is None:
         real = finetune(prep.model, prep.task, prep.hparams, key=prep.k_train, progress=False)
         real_loss = np.asarray(real.loss, np.float64)
@@ -164,7 +164,7 @@ def evaluate_closed_loop(
     else:
         real_loss = np.asarray(reuse_real["curves"]["real_loss"], np.float64)
         curves = {k: reuse_real["curves"][k] for k in ("real_loss", "real_error")}
-    default = variants.get("observed@4") or variants[f"observed@{min(observe)}"]
+    default = variants.get("observed@4") or variants[f"observed@{ks[0]}"]
     return {
         "predicted": default,
         "real_plateaued": plateaued(real_loss),
@@ -176,13 +176,13 @@ def evaluate_closed_loop(
         "hparams_resolved": prep.hparams.to_dict(),
         "max_stable_lr": prep.max_stable_lr,
         "closed_loop": {
-            "observe": sorted(set(observe)),
+            "observe": ks,
             "kernel_scale": obs.kernel_scale.tolist(),
             "gradient_scale": _maybe_list(obs.gradient_scale(prep.problem.theta)),
             "observed_full_loss": None
             if obs.outputs is None
             else _full_losses(obs.outputs, prep.task.labels, prep.hparams.loss),
-            "step_equivalents": {k: k / prep.hparams.steps for k in sorted(set(observe))},
+            "step_equivalents": {k: k / prep.hparams.steps for k in ks},
         },
     }
 
@@ -191,10 +191,6 @@ def _full_losses(outputs: Any, labels: Any, loss: Any) -> list[float]:
     """The full-set mean loss of each f in ``outputs`` ``[K, N, C]``."""
     y = jnp.asarray(labels)
     return [float(_losses.mean_loss(jnp.asarray(f), y, loss=loss)) for f in outputs]
-
-
-def _maybe_list(x: Any) -> list[float] | None:
-    return None if x is None else [float(v) for v in np.asarray(x).ravel()]
 
 
 __all__ = ["OBSERVE_STEPS", "closed_loop_variants", "evaluate_closed_loop", "restarted_curves"]

@@ -20,10 +20,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from .._convergence import RunStatus, classify_run
 from .._errors import ConfigError
 from .._types import PRNGKey
-from ..training_time import eps_key, epsilon_training_time
+from ..training_time import eps_key
 from ._backbone_summary import SGD_TOL
 from ._case import BenchmarkCase
 from ._run import prepare_case
@@ -104,11 +103,11 @@ def evaluate_noise_floor(
     for s in range(seeds):
         run = finetune(prep.model, prep.task, prep.hparams,
                        key=jax.random.fold_in(prep.k_train, s), progress=False)  # fmt: skip
-        st = classify_run(np.asarray(run.loss))
-        status.append(st.value)
-        if st is RunStatus.CONVERGED:
-            for e in case.eps:
-                times[eps_key(e)].append(int(epsilon_training_time(np.asarray(run.loss), e)))
+        status.append(run.status.value)
+        for e in case.eps:
+            t = run.training_time(e)  # None when the run did not converge
+            if t is not None:
+                times[eps_key(e)].append(t)
     return {
         "seed_times": times,
         "seed_status": status,
@@ -138,6 +137,7 @@ def noise_floor_rows(
     from ._grid_v2 import backbone_label
 
     groups: dict[str, dict[str, list[float]]] = {}
+    cases: dict[str, int] = {}
     for r in records:
         times = r.get("seed_times") or {}
         eps = sorted(times, key=float)
@@ -155,14 +155,14 @@ def noise_floor_rows(
             if pred is not None:
                 g["pred"] += out["predicted_rel"].ravel().tolist()
                 g["paired"] += out["oracle_rel"].ravel().tolist()
-            g.setdefault("cases", []).append(1.0)
+            cases[label] = cases.get(label, 0) + 1
     rows = []
     for label in sorted(groups, key=lambda b: (b == "all", b)):
         g = groups[label]
         oracle, pred, paired = (np.asarray(g[k]) for k in ("oracle", "pred", "paired"))
         rows.append({
             "backbone": label,
-            "cases": len(g["cases"]),
+            "cases": cases[label],
             "pairs": int(oracle.size),
             "oracle_within": float(np.mean(oracle <= tol)),
             "oracle_median_rel": float(np.median(oracle)),
@@ -229,7 +229,9 @@ def noise_model_rows(
                 a["inside"] += ((t >= lo) & (t <= hi)).tolist()
                 real_w = float(np.quantile(t, 0.95) - np.quantile(t, 0.05))
                 a["width"].append((hi - lo + 1.0) / (real_w + 1.0))
-                a["rel"] += (np.abs(med - t) / np.maximum(t, 1.0)).tolist()
+                a["rel"] += (
+                    noise_floor(t[:, None], predicted=[med])["predicted_rel"].ravel().tolist()
+                )
     return [
         {
             "noise_model": name,
