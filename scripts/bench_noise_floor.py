@@ -42,6 +42,7 @@ from ttjax.benchmark import (
     selected_cases,
     with_variant,
 )
+from ttjax.dynamics import NoiseModel
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -56,15 +57,23 @@ def main(argv: list[str] | None = None) -> None:
                              "minibatch): simulated Tε spread beside the real runs'")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("results/noise_floor"))
     args = parser.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out} is a file; give a folder")
     if args.seeds < 2:
         parser.error(f"--seeds must be ≥ 2, got {args.seeds}")
     if args.predictions is not None and not args.predictions.is_file():
         parser.error(f"--predictions {args.predictions}: no such file")
+    models = [m.strip() for m in (args.noise_models or "").split(",") if m.strip()]
+    known = [m.value for m in NoiseModel]
+    if any(m not in known for m in models):
+        parser.error(
+            f"--noise-models takes names from {','.join(known)}, got {args.noise_models!r}"
+        )
     enable_compilation_cache()  # the S runs of a case compile the same step once
-    args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "noise_floor.jsonl"
     try:
         cases = selected_cases(args, keep=lambda c: c.hparams.optimizer.value == "sgd")
+        args.out.mkdir(parents=True, exist_ok=True)  # only once the cases are known
         evaluate = functools.partial(evaluate_noise_floor, seeds=args.seeds)
         records = latest_records(
             run_benchmark(cases, path=path, key=jax.random.key(args.seed), evaluate=evaluate)
@@ -82,8 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = noise_floor_rows(records, predictions=predictions)
     if not rows:
         parser.error(f"no case has ≥ 2 converged runs; see {path}")
-    if args.noise_models:
-        models = [m.strip() for m in args.noise_models.split(",") if m.strip()]
+    if models:
         scored = args.out / "noise_models.jsonl"
         done = {r["key"]: r for r in read_records(scored)} if scored.is_file() else {}
         key = jax.random.key(args.seed)

@@ -46,16 +46,20 @@ def main(argv: list[str] | None = None) -> None:
                         help="comma-separated numbers of observed real steps K")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("results/closed_loop"))
     args = parser.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out} is a file; give a folder")
     try:
         observe = tuple(sorted({int(v) for v in args.observe.split(",")}))
     except ValueError:
         parser.error(f"--observe takes comma-separated integers, got {args.observe!r}")
-    args.out.mkdir(parents=True, exist_ok=True)
+    if not observe or observe[0] < 2:
+        parser.error(f"--observe needs numbers of real steps K ≥ 2, got {args.observe!r}")
     path = args.out / "closed_loop.jsonl"
     try:
         cases = selected_cases(args)
         if args.small:
             observe = tuple(k for k in observe if k < cases[0].hparams.steps) or (2,)
+        args.out.mkdir(parents=True, exist_ok=True)  # only once the cases are known
         evaluate = functools.partial(evaluate_closed_loop, observe=observe)
         records = latest_records(
             run_benchmark(cases, path=path, key=jax.random.key(args.seed), evaluate=evaluate)
