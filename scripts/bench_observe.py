@@ -5,11 +5,17 @@ case built exactly as ``ttjax benchmark`` builds it; ``max(--observe)`` real ste
 once; the real run fine-tuned) and scores, per backbone, the default drift model fed the first
 K steps (``observed@K``), the drift along the gradient (``gradient@K``) and the closed loop
 that restarts the linear model from the real outputs after K steps (``restart@K``, momentum-0
-runs only, so it is also compared with the others on those runs). Writes the records
-(``closed_loop.jsonl``, resumable) and ``closed_loop.{json,csv,png}`` under ``--out``.
+runs only, so it is also compared with the others on those runs), and with ``--alignment``
+the drift that partly holds the rate along the residual (``aligned{γ}@K``, ``--drift
+aligned``). ``--reuse-real`` takes the real runs from earlier records of the same cases (only
+the prediction is recomputed). Writes the records (``closed_loop.jsonl``, resumable) and
+``closed_loop.{json,csv,png}`` under ``--out``.
 
     python scripts/bench_observe.py --split tune --max-case-minutes 8 \\
         --backbone resnet18@32 --backbone small_cnn@28 --out results/closed_loop_tune
+    python scripts/bench_observe.py --split tune --max-case-minutes 8 \
+        --backbone resnet18@32 --backbone small_cnn@28 --observe 4 --alignment 0.5,1 \
+        --reuse-real results/closed_loop_tune/closed_loop.jsonl --out results/aligned_tune
     python scripts/bench_observe.py --small --out /tmp/closed_loop   # the tiny grid's first case
 """
 
@@ -31,8 +37,10 @@ from ttjax import TTJaxError
 from ttjax.benchmark import (
     OBSERVE_STEPS,
     add_selection_flags,
+    alignment_name,
     evaluate_closed_loop,
     latest_records,
+    read_records,
     run_benchmark,
     selected_cases,
     variant_rows,
@@ -44,6 +52,10 @@ def main(argv: list[str] | None = None) -> None:
     add_selection_flags(parser, split="tune")
     parser.add_argument("--observe", default=",".join(map(str, OBSERVE_STEPS)),
                         help="comma-separated numbers of observed real steps K")  # fmt: skip
+    parser.add_argument("--alignment", default="",
+                        help="comma-separated γ (or fit) of --drift aligned")  # fmt: skip
+    parser.add_argument("--reuse-real", type=Path, default=None,
+                        help="records whose real runs of the same cases are reused")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("results/closed_loop"))
     args = parser.parse_args(argv)
     if args.out.exists() and not args.out.is_dir():
@@ -54,21 +66,35 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--observe takes comma-separated integers, got {args.observe!r}")
     if not observe or observe[0] < 2:
         parser.error(f"--observe needs numbers of real steps K ≥ 2, got {args.observe!r}")
+    try:
+        alignments = tuple(None if v.strip() == "fit" else float(v)
+                           for v in args.alignment.split(",") if v.strip())  # fmt: skip
+    except ValueError:
+        parser.error(f"--alignment takes comma-separated numbers or fit, got {args.alignment!r}")
+    if any(g is not None and not 0 <= g < float("inf") for g in alignments):
+        parser.error(f"--alignment γ must be finite and ≥ 0, got {args.alignment!r}")
+    if args.reuse_real is not None and not args.reuse_real.is_file():
+        parser.error(f"--reuse-real {args.reuse_real} is not a file of benchmark records")
     path = args.out / "closed_loop.jsonl"
     try:
         cases = selected_cases(args)
         if args.small:
             observe = tuple(k for k in observe if k < cases[0].hparams.steps) or (2,)
         args.out.mkdir(parents=True, exist_ok=True)  # only once the cases are known
-        evaluate = functools.partial(evaluate_closed_loop, observe=observe)
-        records = latest_records(
-            run_benchmark(cases, path=path, key=jax.random.key(args.seed), evaluate=evaluate)
-        )
+        evaluate = functools.partial(evaluate_closed_loop, observe=observe, alignments=alignments)
+        reuse = None
+        if args.reuse_real is not None:
+            reuse = {r["key"]: r for r in latest_records(read_records(args.reuse_real))
+                     if r.get("status") == "ok"}  # fmt: skip
+        key = jax.random.key(args.seed)
+        run = run_benchmark(cases, path=path, key=key, evaluate=evaluate, reuse_real=reuse)
+        records = latest_records(run)
     except TTJaxError as err:
         parser.error(str(err))
     keys = {c.key for c in cases}
     records = [r for r in records if r.get("key") in keys]
-    names = [f"{m}@{k}" for k in observe for m in ("observed", "gradient", "restart")]
+    models = ("observed", "gradient", *map(alignment_name, alignments), "restart")
+    names = [f"{m}@{k}" for k in observe for m in models]
     kept = [n for n in names if not n.startswith("restart@")]  # restart: momentum-0 runs only
     rows = [{"runs": "all", **r} for r in variant_rows(records, kept)]
     still = [r for r in records if float(r["case"]["hparams"].get("momentum", 0.0)) == 0.0]
@@ -87,7 +113,9 @@ def main(argv: list[str] | None = None) -> None:
               f"/T {100 * r['median_rel_T']:5.1f}%")  # fmt: skip
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for model, style in (("observed", "o-"), ("gradient", "s--"), ("restart", "^:")):
+    styles = [("observed", "o-"), ("gradient", "s--"), ("restart", "^:")]
+    styles += [(alignment_name(g), "d-.") for g in alignments]
+    for model, style in styles:
         runs = "momentum 0" if model == "restart" else "all"
         pts = [(int(r["variant"].split("@")[1]), 100 * r["median_rel"]) for r in rows
                if r["runs"] == runs and r["backbone"] == "all"

@@ -98,6 +98,22 @@ def test_bad_task_flags_rejected_before_loading(
 @pytest.mark.parametrize(
     ("flags", "match"),
     [
+        (["--observe", "1"], "--observe must be 0 or ≥ 2 real steps, got 1"),
+        (["--drift-alignment", "0.5"], "--drift-alignment applies to --drift aligned only"),
+        (["--drift", "aligned", "--drift-alignment", "most"], "a number ≥ 0 or 'fit', got 'most'"),
+        (["--drift", "aligned", "--drift-alignment=-1"], "drift_alignment γ must be finite"),
+    ],
+)
+def test_bad_dynamics_flags_rejected_before_loading(
+    capsys: pytest.CaptureFixture[str], no_compute: None, flags: list[str], match: str
+) -> None:
+    assert main(["predict", *TINY, *flags]) == 2
+    _one_line_error(capsys, "predict", match)
+
+
+@pytest.mark.parametrize(
+    ("flags", "match"),
+    [
         (["--lrs=-1"], "--lrs must all be positive finite numbers, got [-1.0]"),
         (["--lrs", "0.1,0"], "got [0.0]"),
         (["--lrs", "nan"], "--lrs must all be positive"),

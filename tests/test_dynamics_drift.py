@@ -3,6 +3,7 @@ observation of real steps, the regime report, saved outputs, and the momentum de
 
 from __future__ import annotations
 
+import dataclasses
 import types
 
 import jax
@@ -12,7 +13,7 @@ import pytest
 
 from ttjax import _linearity, losses
 from ttjax._config import Hyperparams, Loss, Optimizer
-from ttjax._errors import StabilityError
+from ttjax._errors import ConfigError, StabilityError
 from ttjax.data import Task
 from ttjax.dynamics import (
     DriftModel,
@@ -254,3 +255,125 @@ def test_gradient_scale_matches_dense_jacobians_and_is_one_for_a_linear_model():
     assert abs(float(g0 @ th0 @ g0) / float(obs.grad_sq[0]) - 1.0) < 1e-4
     np.testing.assert_allclose(got, want, rtol=2e-3)  # float32 model vs float64 Jacobians
     assert np.max(np.abs(np.asarray(want) - 1.0)) > 0.01  # and the kernel did move
+
+
+def _aligned_loop(p: Problem, lr: float, m: float, kappa: np.ndarray, *, ref: float, k: int,
+                  gamma: float, hi: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """``DriftModel.ALIGNED`` written out: κ_t (R_ref / R₀(r_t))^γ from step K, R₀(r) = rᵀΘr/rᵀr.
+    Returns the loss curve and the κ_t used."""
+    theta = np.asarray(p.theta, np.float64)
+    f, v, out, used = np.asarray(p.f0, np.float64), np.zeros((N, C)), [], []
+    for t in range(T + 1):
+        out.append(float(losses.mean_loss(jnp.asarray(f), p.labels, loss=p.loss)))
+        if t == T:
+            break
+        r = np.asarray(losses.loss_gradient(jnp.asarray(f), p.labels, loss=p.loss)).reshape(-1)
+        scale = kappa[t]
+        if t >= k:
+            scale = float(np.clip(scale * (ref / (r @ theta @ r / (r @ r))) ** gamma, 0.1, hi))
+        used.append(scale)
+        v = m * v + (theta @ r).reshape(N, C)
+        f = f - lr * scale * v
+    return np.array(out), np.array(used)
+
+
+@pytest.mark.parametrize("loss", [Loss.CE, Loss.MSE])
+@pytest.mark.parametrize("m", [0.0, 0.9])
+@pytest.mark.parametrize("gamma", [0.5, 1.0])
+def test_aligned_drift_equals_the_written_out_map(loss, m, gamma):
+    p = _problem(loss)
+    limit = max_stable_lr(p, Hyperparams(lr=1.0, momentum=m, loss=loss))
+    hp = Hyperparams(lr=0.2 * limit, momentum=m, steps=T, loss=loss)
+    obs, ref = [1.1, 1.3], 0.5 * float(jnp.trace(p.theta)) / (N * C)
+    cfg = DynamicsConfig(drift=DriftModel.ALIGNED, drift_alignment=gamma)
+    traj = simulate(p, hp, config=cfg, kernel_scale=obs, rate_reference=ref)
+    schedule = kernel_scale_schedule(obs, steps=T, cap=traj.scale_cap, config=cfg)
+    want, used = _aligned_loop(p, hp.lr, m, schedule, ref=ref, k=2, gamma=gamma,
+                               hi=min(10.0, traj.scale_cap))  # fmt: skip
+    np.testing.assert_allclose(traj.loss[0], want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(traj.kernel_scale, used, rtol=1e-9)  # the κ_t actually used
+    plain = simulate(p, hp, config=DynamicsConfig(drift=DriftModel.GRADIENT), kernel_scale=obs)
+    assert np.max(np.abs(traj.loss[0] - plain.loss[0])) > 1e-3  # the factor does act
+
+
+def test_aligned_drift_reduces_to_the_gradient_drift():
+    """γ = 0, no reference, or a kernel whose every direction has the same rate (Θ = cI)."""
+    p = _problem(Loss.CE)
+    hp = Hyperparams(lr=0.2 * max_stable_lr(p, Hyperparams(lr=1.0)), steps=T)
+    obs = [0.9, 0.8]
+    grad = simulate(p, hp, config=DynamicsConfig(drift=DriftModel.GRADIENT), kernel_scale=obs)
+    for gamma, ref in ((0.0, 3.0), (1.0, None)):
+        cfg = DynamicsConfig(drift=DriftModel.ALIGNED, drift_alignment=gamma)
+        got = simulate(p, hp, config=cfg, kernel_scale=obs, rate_reference=ref)
+        np.testing.assert_allclose(got.loss, grad.loss, rtol=1e-12)
+    iso = Problem(2.0 * jnp.eye(N * C, dtype=jnp.float64), p.f0, p.labels, loss=Loss.CE)
+    hp = Hyperparams(lr=0.2, steps=T)
+    cfg = DynamicsConfig(drift=DriftModel.ALIGNED, drift_alignment=1.0)
+    got = simulate(iso, hp, config=cfg, kernel_scale=obs, rate_reference=2.0)  # R₀ ≡ 2
+    want = simulate(iso, hp, config=DynamicsConfig(drift=DriftModel.GRADIENT), kernel_scale=obs)
+    np.testing.assert_allclose(got.loss, want.loss, rtol=1e-12)
+    with pytest.raises(ConfigError, match="rate_reference"):
+        simulate(p, hp, config=cfg, kernel_scale=obs, rate_reference=float("nan"))
+    with pytest.raises(ConfigError, match="drift_alignment"):
+        DynamicsConfig(drift=DriftModel.ALIGNED, drift_alignment=-1.0)
+
+
+def test_aligned_stochastic_noise_models_run_and_gamma_zero_is_the_gradient_drift():
+    p = _problem(Loss.CE)
+    hp = Hyperparams(optimizer=Optimizer.SGD, lr=0.2 * max_stable_lr(p, Hyperparams(lr=1.0)),
+                     batch_size=2, steps=T)  # fmt: skip
+    from ttjax.dynamics import NoiseModel
+
+    for noise in NoiseModel:
+        base = dict(noise_model=noise, time=TimeMode.DISCRETE)
+        grad = simulate(p, hp, config=DynamicsConfig(drift=DriftModel.GRADIENT, **base),
+                        kernel_scale=[1.2], paths=4, key=jax.random.key(0))  # fmt: skip
+        zero = simulate(p, hp, config=DynamicsConfig(drift=DriftModel.ALIGNED,
+                        drift_alignment=0.0, **base), kernel_scale=[1.2], paths=4,
+                        key=jax.random.key(0), rate_reference=1.0)  # fmt: skip
+        np.testing.assert_allclose(zero.loss, grad.loss, rtol=1e-10)
+        one = simulate(p, hp, config=DynamicsConfig(drift=DriftModel.ALIGNED,
+                       drift_alignment=1.0, **base), kernel_scale=[1.2], paths=4,
+                       key=jax.random.key(0), rate_reference=1.0)  # fmt: skip
+        assert np.all(np.isfinite(one.loss)) and not np.allclose(one.loss, grad.loss)
+
+
+def test_rate_reference_is_the_rayleigh_quotient_of_the_last_gradient():
+    g = np.arange(2 * N * C, dtype=np.float64).reshape(2, N, C) - 5.0
+    theta = np.diag(np.linspace(1.0, 2.0, N * C))
+    obs = Observation(loss=np.array([1.0, 0.9]), kernel_scale=np.array([1.0]),
+                      module_scale={}, module_share={}, step_time_s=0.1, compile_s=0.0,
+                      probe_s=0.0, grad_sq=np.array([1.0, 1.0]), loss_grad=g)  # fmt: skip
+    last = g[-1].reshape(-1)
+    assert obs.rate_reference(theta) == pytest.approx(last @ theta @ last / (last @ last))
+    assert dataclasses.replace(obs, loss_grad=None).rate_reference(theta) is None
+    assert dataclasses.replace(obs, loss_grad=0.0 * g).rate_reference(theta) is None
+
+
+def test_fitted_alignment_recovers_gamma_and_is_zero_on_a_linear_network():
+    from ttjax.dynamics import fit_alignment
+
+    rates = np.array([5.0, 4.0, 3.1, 2.5, 2.2])
+    for gamma in (0.0, 0.3, 0.8):
+        kappa_g = (rates[0] / rates[1:]) ** gamma
+        assert fit_alignment(kappa_g, rates) == pytest.approx(gamma, abs=1e-9)
+    assert fit_alignment((rates[0] / rates[1:]) ** 3.0, rates) == 1.0  # clipped to [0, 1]
+    assert fit_alignment((rates[0] / rates[1:]) ** -0.5, rates) == 0.0
+    assert fit_alignment([1.3, 1.1], [2.0, 2.0, 2.0]) == 0.0  # R₀ did not move: nothing to fit
+    with pytest.raises(ConfigError, match="R₀"):
+        fit_alignment([1.0, 1.0], [1.0, 1.0])
+    # predict resolves γ = None from the observed steps; a linear network does not re-align
+    model, task = _linear_model(3, 4), _task(4, 3, 4)
+    hp = Hyperparams(optimizer=Optimizer.GD, lr=0.05, steps=20)
+    exact = NtkConfig(method=NtkMethod.EXACT)
+    preds = {}
+    for drift in (DriftModel.ALIGNED, DriftModel.GRADIENT):
+        dyn = DynamicsConfig(drift=drift, drift_alignment=None)
+        preds[drift] = predict_training_time(model, task, hp, key=jax.random.key(2),
+            progress=False, observe=3, ntk_config=exact, dynamics=dyn)  # fmt: skip
+    fitted = preds[DriftModel.ALIGNED].config["dynamics"]["drift_alignment"]
+    assert fitted is not None and fitted < 0.05
+    np.testing.assert_allclose(
+        preds[DriftModel.ALIGNED].curves["loss"], preds[DriftModel.GRADIENT].curves["loss"],
+        rtol=1e-3,
+    )  # fmt: skip

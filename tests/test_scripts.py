@@ -57,7 +57,11 @@ SLOW = {
 }
 
 
-def _run(name: str, out: Path) -> None:
+EXTRA = {"bench_observe": ["--alignment", "0.5,fit"]}
+"""Flags beyond ``--small --out`` a script's test run adds (its optional variants)."""
+
+
+def _run(name: str, out: Path, *extra: str) -> None:
     env = {
         **os.environ,
         "JAX_PLATFORMS": "cpu",
@@ -65,6 +69,7 @@ def _run(name: str, out: Path) -> None:
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
     cmd = [sys.executable, str(ROOT / "scripts" / f"{name}.py"), "--small", "--out", str(out)]
+    cmd += [*EXTRA.get(name, []), *extra]
     if name in ("fig1_scatter", "table1", "fig5_wallclock", "fig6_error_vs_hparams"):
         cmd += ["--records", str(RECORDS)]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -102,6 +107,24 @@ def test_script_small_writes_png_and_finite_numbers(name: str, tmp_path: Path):
         text = (tmp_path / js).read_text()
         assert "NaN" not in text and "Infinity" not in text
         json.loads(text)
+
+
+def test_bench_observe_reuses_real_runs_and_scores_the_aligned_variants(tmp_path: Path):
+    _run("bench_observe", tmp_path / "first")
+    first = read_records(tmp_path / "first" / "closed_loop.jsonl")
+    _run("bench_observe", tmp_path / "again", "--reuse-real",
+         str(tmp_path / "first" / "closed_loop.jsonl"))  # fmt: skip
+    again = read_records(tmp_path / "again" / "closed_loop.jsonl")
+    assert [r["real_reused"] for r in first] == [False] and [r["real_reused"] for r in again] == [
+        True
+    ]
+    assert again[0]["real"] == first[0]["real"]
+    assert again[0]["curves"]["real_loss"] == first[0]["curves"]["real_loss"]
+    k = first[0]["closed_loop"]["observe"][0]
+    want = {f"aligned0.5@{k}", f"alignedfit@{k}", f"gradient@{k}"}
+    assert want <= set(first[0]["predicted_variants"])
+    rows = json.loads((tmp_path / "first" / "closed_loop.json").read_text())["rows"]
+    assert want <= {r["variant"] for r in rows}
 
 
 def test_fig1_and_table1_match_summarize(tmp_path: Path):

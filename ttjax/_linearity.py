@@ -32,15 +32,16 @@ STEADY = 0.2
 
 
 def observed_scale(observation: Any, theta: Any, drift: DriftModel) -> np.ndarray | None:
-    """The κ_1..κ_K the dynamics follow: by the trace, along the gradient (``GRADIENT``; the
-    trace when the gradients were not recorded), or the walk's κ_1..κ_{T−1} along the
-    predicted trajectory (``PATH``; the trace when not walked); None without an observation."""
+    """The κ_1..κ_K the dynamics follow: by the trace, along the gradient (``GRADIENT``,
+    ``ALIGNED``; the trace when the gradients were not recorded), or the walk's κ_1..κ_{T−1}
+    along the predicted trajectory (``PATH``; the trace when not walked); None without an
+    observation."""
     if observation is None:
         return None
     path = getattr(observation, "path", None)
     if drift is DriftModel.PATH and path is not None:
         return np.asarray(path.kernel_scale[1:])  # κ_1..κ_{T−1}: the schedule itself
-    if drift is DriftModel.GRADIENT:
+    if drift in (DriftModel.GRADIENT, DriftModel.ALIGNED):
         g = observation.gradient_scale(theta)
         if g is not None:
             return g

@@ -6,7 +6,9 @@ and :func:`ttjax.predict_from_ntk` (from a Θ) end here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import numpy as np
@@ -23,6 +25,7 @@ from ..dynamics import (
     Problem,
     Trajectories,
     batch_edge_ratio,
+    fit_alignment,
     simulate,
     with_schedule_of,
 )
@@ -95,6 +98,9 @@ def predict(
     dynamics = with_schedule_of(dynamics, hparams.schedule)
     timing: dict[str, float] = {}
     kappa = _linearity.observed_scale(observation, problem.theta, dynamics.drift)
+    reference = None
+    if observation is not None and dynamics.drift is DriftModel.ALIGNED:
+        dynamics, reference = _aligned(dynamics, observation, problem.theta, kappa)
 
     def solve(
         scale: Sequence[float] | np.ndarray | None,
@@ -107,6 +113,7 @@ def predict(
             key=key,
             kernel_scale=scale,
             save_outputs=save_outputs if scale is kappa else None,
+            rate_reference=reference,
         )
         return traj, *summarize_paths(traj, eps, criterion)
 
@@ -163,6 +170,18 @@ def predict(
         trajectories=traj,
         linearity=linearity,
     )
+
+
+def _aligned(
+    dynamics: DynamicsConfig, observation: Observation, theta: Any, kappa: np.ndarray | None
+) -> tuple[DynamicsConfig, float | None]:
+    """``DriftModel.ALIGNED``'s reference rate R₀(g_K), and γ fitted to the observed steps when
+    ``dynamics.drift_alignment`` is None (0 when the gradients were not recorded)."""
+    rates = observation.gradient_rates(theta)
+    if dynamics.drift_alignment is None:
+        gamma = 0.0 if rates is None or kappa is None else fit_alignment(kappa, rates)
+        dynamics = dataclasses.replace(dynamics, drift_alignment=gamma)
+    return dynamics, None if rates is None else float(rates[-1])
 
 
 def _walk_info(observation: Observation | None, dynamics: DynamicsConfig) -> JsonDict | None:

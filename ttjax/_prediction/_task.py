@@ -105,7 +105,7 @@ def _observe(
     gradient: bool = False,
 ) -> Observation:
     """The first ``steps`` real steps (step time, loss, κ_k), on the step compiled by ``timer``;
-    ``gradient`` also records the full-set gradients (for ``DriftModel.GRADIENT``)."""
+    ``gradient`` also records the full-set gradients (``DriftModel.GRADIENT``, ``ALIGNED``)."""
     text = f"running {steps} real steps (timing, kernel drift)"
     with stage(timing, "step_time", enabled=progress, text=text):
         compiled = timer.compiled()
@@ -205,7 +205,7 @@ def predict_training_time(
     if timer is not None:
         observation = _observe(
             model, task, hparams, steps=observe, key=k_time, timer=timer, progress=progress,
-            timing=timing, gradient=dynamics.drift is DriftModel.GRADIENT,
+            timing=timing, gradient=dynamics.drift in (DriftModel.GRADIENT, DriftModel.ALIGNED),
         )  # fmt: skip
     if observation is not None and dynamics.drift is DriftModel.PATH:
         with stage(timing, "path", enabled=progress, text="walking the predicted path"):

@@ -18,6 +18,7 @@ from ._case import LrRegime as LrRegime
 from ._case import TaskSpec as TaskSpec
 from ._case import case_key as case_key
 from ._closed_loop import OBSERVE_STEPS as OBSERVE_STEPS
+from ._closed_loop import alignment_name as alignment_name
 from ._closed_loop import closed_loop_variants as closed_loop_variants
 from ._closed_loop import evaluate_closed_loop as evaluate_closed_loop
 from ._closed_loop import restarted_curves as restarted_curves
@@ -85,6 +86,7 @@ __all__ = [
     "Split",
     "TaskSpec",
     "add_selection_flags",
+    "alignment_name",
     "append_record",
     "band_coverage",
     "band_pairs",

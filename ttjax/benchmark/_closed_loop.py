@@ -9,6 +9,10 @@ gradients and outputs), fine-tunes the case for real, and stores for each K in `
 
 * ``observed@K`` — the default drift model (κ by the trace) fed the first K steps;
 * ``gradient@K`` — κ along the loss gradient (``--drift gradient``) fed the first K steps;
+* ``aligned{γ}@K`` (for each γ in ``alignments``) — ``--drift aligned`` with
+  ``DynamicsConfig.drift_alignment = γ`` fed the first K steps (the rate along the residual
+  partly held after step K; γ = 0 is ``gradient@K``); ``alignedfit@K`` for γ = None (fitted
+  to the K observed steps, :func:`ttjax.dynamics.fit_alignment`);
 * ``restart@K`` — the closed loop: the first K steps *are* real (the full-set loss of the
   observed run), and the linear model is restarted from the real outputs f(w_K) with the
   kernel κ_K Θ₀ for the remaining T − K steps. Heavy-ball momentum carries a velocity the
@@ -43,6 +47,16 @@ OBSERVE_STEPS = (4, 8, 16, 32)
 
 def _stats(samples: np.ndarray) -> dict[str, float]:
     return training_time_stats(samples).to_dict()
+
+
+def alignment_name(gamma: float | None) -> str:
+    """The variant name of ``DriftModel.ALIGNED`` with γ = ``gamma`` (None: fitted).
+
+    Example:
+        >>> alignment_name(0.5), alignment_name(None)
+        ('aligned0.5', 'alignedfit')
+    """
+    return "alignedfit" if gamma is None else f"aligned{gamma:g}"
 
 
 def restarted_curves(
@@ -95,6 +109,7 @@ def closed_loop_variants(
     eps: Sequence[float],
     paths: int,
     key: PRNGKey,
+    alignments: Sequence[float | None] = (),
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Tε statistics of every variant of the module docstring, from one observation of
     ``max(observe)`` real steps (recorded with ``gradient=True``) of the prepared case ``prep``
@@ -106,13 +121,16 @@ def closed_loop_variants(
     variants: dict[str, dict[str, dict[str, float]]] = {}
     for k in observe:
         obs = observation.first(k)
-        for drift in (DriftModel.OBSERVED, DriftModel.GRADIENT):
-            dyn = dataclasses.replace(DEFAULT_DYNAMICS, drift=drift)
+        models = {f"{d.value}@{k}": dataclasses.replace(DEFAULT_DYNAMICS, drift=d)
+                  for d in (DriftModel.OBSERVED, DriftModel.GRADIENT)}  # fmt: skip
+        for gamma in alignments:
+            models[f"{alignment_name(gamma)}@{k}"] = dataclasses.replace(
+                DEFAULT_DYNAMICS, drift=DriftModel.ALIGNED, drift_alignment=gamma
+            )
+        for name, dyn in models.items():
             pred = predict(problem, hp, dynamics=dyn, paths=paths, key=key, eps=eps,
                            observation=obs, band=None)  # fmt: skip
-            variants[f"{drift.value}@{k}"] = {
-                eps_key(e): s.to_dict() for e, s in pred.training_time.items()
-            }
+            variants[name] = {eps_key(e): s.to_dict() for e, s in pred.training_time.items()}
         if hp.momentum == 0 and obs.outputs is not None and k < hp.steps:
             kappa = float(obs.kernel_scale[-1])
             try:
@@ -133,12 +151,14 @@ def evaluate_closed_loop(
     key: PRNGKey,
     *,
     observe: Sequence[int] = OBSERVE_STEPS,
+    alignments: Sequence[float | None] = (),
     reuse_real: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A benchmark ``evaluate`` (:func:`ttjax.benchmark.run_benchmark`): the case's real run
     and the closed-loop variants of the module docstring (``predicted_variants``; the record's
     ``predicted`` is ``observed@4``, the shipped default without its calibrated band).
 
+    ``alignments``: the γ of the ``aligned{γ}@K`` variants (none by default).
     ``reuse_real``: an earlier ``ok`` record of the same case whose real run is kept.
 
     Example:
@@ -156,7 +176,7 @@ def evaluate_closed_loop(
     obs = observe_steps(prep.model, prep.task, prep.hparams, key=k_time, steps=ks[-1],
                         gradient=True)  # fmt: skip
     variants = closed_loop_variants(prep, obs, observe=ks, eps=case.eps, paths=case.paths,
-                                    key=k_dyn)  # fmt: skip
+                                    key=k_dyn, alignments=alignments)  # fmt: skip
     if reuse_real is None:
         real = finetune(prep.model, prep.task, prep.hparams, key=prep.k_train, progress=False)
         real_loss = np.asarray(real.loss, np.float64)
@@ -177,6 +197,8 @@ def evaluate_closed_loop(
         "max_stable_lr": prep.max_stable_lr,
         "closed_loop": {
             "observe": ks,
+            "alignments": list(alignments),
+            "gradient_rates": _maybe_list(obs.gradient_rates(prep.problem.theta)),
             "kernel_scale": obs.kernel_scale.tolist(),
             "gradient_scale": _maybe_list(obs.gradient_scale(prep.problem.theta)),
             "observed_full_loss": None
@@ -193,4 +215,10 @@ def _full_losses(outputs: Any, labels: Any, loss: Any) -> list[float]:
     return [float(_losses.mean_loss(jnp.asarray(f), y, loss=loss)) for f in outputs]
 
 
-__all__ = ["OBSERVE_STEPS", "closed_loop_variants", "evaluate_closed_loop", "restarted_curves"]
+__all__ = [
+    "OBSERVE_STEPS",
+    "alignment_name",
+    "closed_loop_variants",
+    "evaluate_closed_loop",
+    "restarted_curves",
+]

@@ -8,6 +8,7 @@ embedded default (EfficientNet-Lite0, ImageNet weights, the ``sample`` task).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -56,6 +57,10 @@ def add_dynamics_flags(parser: argparse.ArgumentParser) -> None:
                    "trajectory (path: a walk of re-linearised segments, up to --path-budget "
                    "extra full-set passes), or the paper's fixed kernel "
                    "(default: %(default)s)")  # fmt: skip
+    g.add_argument("--drift-alignment", default=None, metavar="GAMMA",
+                   help="γ of --drift aligned: the share of the rate along the residual held "
+                   "after the observed steps (0 = gradient, 1 = all), or 'fit' to fit it to "
+                   "the observed steps (default: 0.5; experimental)")  # fmt: skip
     g.add_argument("--path-budget", type=int, default=None, metavar="PASSES",
                    help="full-set forward+backward passes the --drift path walk may spend "
                    "(default: 40, about 20 training steps)")  # fmt: skip
@@ -85,7 +90,22 @@ def resolve_dynamics_flags(args: argparse.Namespace) -> tuple[NtkConfig, Dynamic
         momentum=None if args.momentum_model is None else MomentumMode(args.momentum_model),
         drift=DriftModel(args.drift),
     )
+    if args.drift_alignment is not None:
+        if dyn.drift is not DriftModel.ALIGNED:
+            raise ConfigError("--drift-alignment applies to --drift aligned only; add it.")
+        dyn = dataclasses.replace(dyn, drift_alignment=_alignment(args.drift_alignment))
     return NtkConfig(**kw), dyn
+
+
+def _alignment(value: str) -> float | None:
+    """γ from ``--drift-alignment`` (None: ``fit``)."""
+    if value.strip() == "fit":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        msg = f"--drift-alignment takes a number ≥ 0 or 'fit', got {value!r}."
+        raise ConfigError(msg) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ from ._config import NoiseModel as NoiseModel
 from ._config import OdeSolver as OdeSolver
 from ._config import TimeMode as TimeMode
 from ._config import with_schedule_of as with_schedule_of
+from ._drift import fit_alignment as fit_alignment
 from ._limits import batch_edge_ratio as batch_edge_ratio
 from ._problem import Problem as Problem
 from ._schedule import Schedule as Schedule
@@ -46,6 +47,7 @@ __all__ = [
     "check_stability",
     "compile_count",
     "curvature",
+    "fit_alignment",
     "kernel_scale_schedule",
     "max_stable_lr",
     "mse_loss_curve",

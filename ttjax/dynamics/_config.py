@@ -83,12 +83,20 @@ class DriftModel(enum.Enum):
       steps — e.g. feature learning speeding a ResNet up after 20 steps — is seen. Opt-in: the
       walk costs up to ``ttjax.train.PATH_BUDGET`` full-set passes (≈ 20 training steps),
       reported in ``linearity.path_walk``.
+    * ``ALIGNED``: ``GRADIENT`` for the K observed steps, then the rate along the residual is
+      partly held: κ_t = κ^g_K · [R₀(g_K) / R₀(r_t)]^γ with R₀(v) = vᵀΘ₀v / ‖v‖², g_K the real
+      full-set loss gradient after step K, r_t = ∇_f L(f_t) the simulated residual and
+      γ = ``DynamicsConfig.drift_alignment``. A fixed kernel slows down as the residual moves
+      into Θ₀'s slow directions; the real kernel turns toward what is left to fit (γ = 1:
+      the rate along the residual stays what it was at step K; γ = 0: ``GRADIENT``).
+      Opt-in and experimental (README, "Holding the rate along the residual").
     * ``NONE``: the paper's fixed kernel Θ₀ (the plain linearised model).
     """
 
     OBSERVED = "observed"
     GRADIENT = "gradient"
     PATH = "path"
+    ALIGNED = "aligned"
     NONE = "none"
 
 
@@ -114,6 +122,8 @@ class DynamicsConfig:
         drift: how the kernel's drift is modelled (:class:`DriftModel`).
         drift_bounds: (lowest, highest) kernel scale κ_t the drift model accepts (observed
             values outside are clipped).
+        drift_alignment: γ ≥ 0 of ``DriftModel.ALIGNED`` (unused by the other drift models);
+            None: fitted to the observed steps (:func:`ttjax.dynamics.fit_alignment`).
         ode_solver: diffrax solver for the continuous GD ODE.
         rtol, atol: tolerances of the adaptive ODE solve.
         sde_substeps: Euler–Maruyama sub-steps per optimisation step (continuous SGD).
@@ -134,6 +144,7 @@ class DynamicsConfig:
     schedule: Schedule = dataclasses.field(default_factory=Schedule)
     drift: DriftModel = DriftModel.OBSERVED
     drift_bounds: tuple[float, float] = (0.1, 10.0)
+    drift_alignment: float | None = 0.5
     ode_solver: OdeSolver = OdeSolver.TSIT5
     rtol: float = 1e-5
     atol: float = 1e-7
@@ -152,6 +163,9 @@ class DynamicsConfig:
             raise ConfigError(
                 f"drift_bounds must satisfy 0 < low ≤ 1 ≤ high, got {self.drift_bounds}."
             )
+        gamma = self.drift_alignment
+        if gamma is not None and not 0 <= gamma < float("inf"):
+            raise ConfigError(f"drift_alignment γ must be finite and ≥ 0 (or None), got {gamma}.")
         if self.sde_substeps < 1:
             raise ConfigError(f"sde_substeps must be ≥ 1, got {self.sde_substeps}.")
         if not (self.rtol > 0 and self.atol > 0):
@@ -173,6 +187,7 @@ class DynamicsConfig:
             "schedule": self.schedule.to_dict(),
             "drift": self.drift.value,
             "drift_bounds": list(self.drift_bounds),
+            "drift_alignment": self.drift_alignment,
             "ode_solver": self.ode_solver.value,
             "rtol": self.rtol,
             "atol": self.atol,

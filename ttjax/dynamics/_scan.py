@@ -17,7 +17,12 @@ mean of |B| distinct examples; σ = 0 at |B| = N):
 
 Exact momentum replaces the update by ``v ← m v + d``, ``f ← f − η s(t) v``.
 Each path's randomness is ``fold_in(path_key, sub-step index)``. A drifting kernel
-Θ_t = κ_t Θ₀ multiplies every update of step t by κ_t (``Knobs.kernel_scale``).
+Θ_t = κ_t Θ₀ multiplies every update of step t by κ_t (``Knobs.kernel_scale``). With
+``DriftModel.ALIGNED`` and a reference rate R_ref > 0 (``Knobs.align_ref``), κ_t is
+multiplied from step K on (``Knobs.align_from``) by ``(R_ref / R₀(r))^γ``, R₀(r) = rᵀΘ₀r/‖r‖²
+of the path's current full-set residual, and the product clipped to ``Knobs.scale_bounds``
+(one more Θ product per sub-step for the ``MINIBATCH`` and ``FUNCTION_SPACE`` noise models;
+free otherwise: the update computes Θr anyway).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from jaxtyping import Array, Float, Int
 
 from .. import losses
 from .._config import Loss
-from ._config import DynamicsConfig, MomentumMode, NoiseModel, TimeMode
+from ._config import DriftModel, DynamicsConfig, MomentumMode, NoiseModel, TimeMode
 from ._noise import residuals
 
 
@@ -44,12 +49,18 @@ class Knobs(NamedTuple):
         momentum: m (used by exact momentum only).
         batch_size: |B| as a float (N means no noise).
         kernel_scale: κ_t of each step t = 0..T−1 (Θ_t = κ_t Θ₀; ones for a fixed kernel).
+        align_ref: R_ref of ``DriftModel.ALIGNED`` (0: no alignment factor).
+        align_from: the first step t the alignment factor applies to (K).
+        scale_bounds: (lowest, highest) κ_t once the alignment factor is applied.
     """
 
     lr: Float[Array, ""]
     momentum: Float[Array, ""]
     batch_size: Float[Array, ""]
     kernel_scale: Float[Array, " T"]
+    align_ref: Float[Array, ""]
+    align_from: Float[Array, ""]
+    scale_bounds: Float[Array, " 2"]
 
 
 def substeps(config: DynamicsConfig) -> int:
@@ -72,10 +83,11 @@ def scan_path(
     config: DynamicsConfig,
     stochastic: bool,
     save_at: tuple[int, ...] = (),
-) -> tuple[Float[Array, " T1"], Float[Array, " T1"], Float[Array, "S N C"]]:
+) -> tuple[Float[Array, " T1"], Float[Array, " T1"], Float[Array, "S N C"], Float[Array, " T"]]:
     """Loss and error curves (t = 0..T) of one path (call inside ``jit``/``vmap``).
 
-    Also the outputs f_t at the steps ``save_at`` (``[len(save_at), N, C]``).
+    Also the outputs f_t at the steps ``save_at`` (``[len(save_at), N, C]``) and the kernel
+    scale κ_t each step used (its last sub-step's; the schedule's unless aligned).
     """
     n, c = f0.shape
     dtype = f0.dtype
@@ -86,25 +98,43 @@ def scan_path(
     bsz = knobs.batch_size
     sigma = jnp.sqrt(jnp.clip((n - bsz) / ((n - 1.0) * bsz), 0.0)) if n > 1 else 0.0
     g0 = jnp.linalg.norm(residuals(f0, labels, loss=loss))
+    aligned = config.drift is DriftModel.ALIGNED
+    tiny = jnp.finfo(dtype).tiny
+    gamma = 0.0 if config.drift_alignment is None else config.drift_alignment
 
     def direction(f, k):
+        """The update direction d and R₀(r) of the current residual (1 unless aligned)."""
         r = residuals(f, labels, loss=loss)
+        rv = r.reshape(-1)
+        theta_r = theta @ rv  # traced only where used: XLA drops it otherwise
+        rayleigh = (rv @ theta_r) / jnp.maximum(rv @ rv, tiny) if aligned else jnp.ones((), dtype)
         if not stochastic:
-            return dt * (theta @ r.reshape(-1)) / n
+            return dt * theta_r / n, rayleigh
         if noise is NoiseModel.MINIBATCH:
             u = jax.random.uniform(k, (n,), dtype)
             mask = (jnp.argsort(jnp.argsort(u)) < bsz).astype(dtype)
-            return theta @ (r * mask[:, None]).reshape(-1) / bsz
+            return theta @ (r * mask[:, None]).reshape(-1) / bsz, rayleigh
         if noise is NoiseModel.FUNCTION_SPACE:
             xi = jax.random.normal(k, (n,), dtype)
             w = dt / n + sigma * jnp.sqrt(dt) * (xi - jnp.mean(xi)) / jnp.sqrt(n)
-            return theta @ (r * w[:, None]).reshape(-1)
+            return theta @ (r * w[:, None]).reshape(-1), rayleigh
         assert factor is not None
         xi = jax.random.normal(k, (factor.shape[1],), dtype)
         scale = sigma * jnp.sqrt(dt)
         if noise is NoiseModel.DIAGONAL:
-            scale = scale * jnp.linalg.norm(r) / jnp.maximum(g0, jnp.finfo(dtype).tiny)
-        return dt * (theta @ r.reshape(-1)) / n + scale * (factor @ xi)
+            scale = scale * jnp.linalg.norm(r) / jnp.maximum(g0, tiny)
+        return dt * theta_r / n + scale * (factor @ xi), rayleigh
+
+    def kernel_scale(u, rayleigh):
+        """κ_t of step u: the schedule's, times the alignment factor from step K on."""
+        kappa = knobs.kernel_scale[u]
+        if not aligned:
+            return kappa
+        on = (u >= knobs.align_from) & (knobs.align_ref > 0)
+        ratio = jnp.where(on, knobs.align_ref / jnp.maximum(rayleigh, tiny), 1.0)
+        factor_t = jnp.power(ratio, gamma)
+        lo, hi = knobs.scale_bounds[0], knobs.scale_bounds[1]
+        return jnp.where(on, jnp.clip(kappa * factor_t, lo, hi), kappa)
 
     def metrics(f):
         return losses.mean_loss(f, labels, loss=loss), losses.error_rate(f, labels)
@@ -123,25 +153,28 @@ def scan_path(
         carry, buf = state
 
         def sub(j, state):
-            f, v = state
+            f, v, _ = state
             t = (u * s + j).astype(dtype) * dt
             sched = config.schedule.factor(t, total_steps=steps)
-            rate = knobs.lr * sched * knobs.kernel_scale[u]
-            d = direction(f, jax.random.fold_in(key, u * s + j)).reshape(n, c)
+            d, rayleigh = direction(f, jax.random.fold_in(key, u * s + j))
+            d = d.reshape(n, c)
+            kappa = kernel_scale(u, rayleigh)
+            rate = knobs.lr * sched * kappa
             if exact_momentum:
                 v = knobs.momentum * v + d
-                return f - rate * v, v
-            return f - rate * d, v
+                return f - rate * v, v, kappa
+            return f - rate * d, v, kappa
 
-        carry = jax.lax.fori_loop(0, s, sub, carry)
-        return (carry, save(buf, carry[0], u + 1)), metrics(carry[0])
+        f, v, kappa = jax.lax.fori_loop(0, s, sub, (*carry, knobs.kernel_scale[u]))
+        return ((f, v), save(buf, f, u + 1)), (*metrics(f), kappa)
 
     buf0 = save(jnp.zeros((len(save_at), n, c), dtype), f0, 0)
     init = ((f0, jnp.zeros_like(f0)), buf0)
-    (_, buf), (loss_t, err_t) = jax.lax.scan(step, init, jnp.arange(steps))
+    (_, buf), (loss_t, err_t, kappa_t) = jax.lax.scan(step, init, jnp.arange(steps))
     l0, e0 = metrics(f0)
     return (
         jnp.concatenate([l0[None], loss_t]),
         jnp.concatenate([e0[None], err_t]),
         buf,
+        kappa_t,
     )

@@ -27,6 +27,7 @@ from .._errors import ConfigError
 from ._closed_form import mse_outputs
 from ._config import (
     DEFAULT_DYNAMICS,
+    DriftModel,
     DynamicsConfig,
     MomentumMode,
     NoiseModel,
@@ -114,6 +115,7 @@ def _solve(arrays: _Arrays, knobs: Knobs, key: Array, static: _Static):
         losses.mean_loss(fs, labels, loss=loss)[None],
         losses.error_rate(fs, labels)[None],
         fs[jnp.asarray(static.save_at, jnp.int32)][None],
+        knobs.kernel_scale[None],
     )
 
 
@@ -141,7 +143,10 @@ def _prepare(
     )
 
 
-def _knobs(lr, momentum, batch_size, kappa, *, config: DynamicsConfig, dtype) -> Knobs:
+def _knobs(
+    lr, momentum, batch_size, kappa, *, config: DynamicsConfig, dtype, align=(0.0, 0.0, 0.0, 0.0)
+) -> Knobs:
+    """The traced knobs; ``align`` = (R_ref, K, lowest κ, highest κ) of ``DriftModel.ALIGNED``."""
     lr = np.asarray(lr, np.float64)
     momentum = np.asarray(momentum, np.float64)
     rate = lr if config.momentum is MomentumMode.EXACT else lr / (1.0 - momentum)
@@ -150,6 +155,9 @@ def _knobs(lr, momentum, batch_size, kappa, *, config: DynamicsConfig, dtype) ->
         momentum=jnp.asarray(momentum, dtype),
         batch_size=jnp.asarray(batch_size, dtype),
         kernel_scale=jnp.asarray(kappa, dtype),
+        align_ref=jnp.broadcast_to(jnp.asarray(align[0], dtype), rate.shape),
+        align_from=jnp.broadcast_to(jnp.asarray(align[1], dtype), rate.shape),
+        scale_bounds=jnp.broadcast_to(jnp.asarray(align[2:], dtype), (*rate.shape, 2)),
     )
 
 
@@ -162,6 +170,7 @@ def simulate(
     key: Array | None = None,
     kernel_scale: Sequence[float] | np.ndarray | None = None,
     save_outputs: Sequence[int] | None = None,
+    rate_reference: float | None = None,
 ) -> Trajectories:
     """Predict the training curves of the linearised model (paper eq. 1, §3–4).
 
@@ -180,6 +189,12 @@ def simulate(
         kernel_scale: observed κ_k = tr Θ(w_k) / tr Θ(w₀) after real steps k = 1..K
             (:func:`ttjax.train.observe_steps`); with ``DriftModel.OBSERVED`` the kernel
             follows them (:func:`kernel_scale_schedule`). None: a fixed kernel.
+        save_outputs: steps t whose outputs f_t the trajectories keep.
+        rate_reference: R_ref = g_Kᵀ Θ₀ g_K / ‖g_K‖² of the real loss gradient after the
+            last observed step K (:meth:`ttjax.train.Observation.rate_reference`); with
+            ``DriftModel.ALIGNED`` the kernel scale is multiplied by (R_ref / R₀(r_t))^γ from
+            step K on (:class:`DriftModel`); ``Trajectories.kernel_scale`` is then the median
+            over paths of the κ_t used. Ignored by the other drift models.
 
     Raises:
         StabilityError: the discrete map diverges at this lr (message gives the limit).
@@ -213,6 +228,20 @@ def simulate(
     cap = max(EDGE_MARGIN * limit / hparams.lr, 1.0) if hparams.lr > 0 else float("inf")
     kappa = kernel_scale_schedule(kernel_scale, steps=hparams.steps, cap=cap, config=config)
     drift = bool(np.any(kappa != 1.0))
+    align = (0.0, 0.0, 0.0, 0.0)
+    aligned = config.drift is DriftModel.ALIGNED and kernel_scale is not None
+    if aligned and rate_reference is not None:
+        if not (np.isfinite(rate_reference) and rate_reference > 0):
+            raise ConfigError(f"rate_reference must be finite and > 0, got {rate_reference}.")
+        if config.drift_alignment is None:
+            raise ConfigError(
+                "drift_alignment=None (fit γ to the observed steps) is resolved by predict; "
+                "pass a number to simulate (ttjax.dynamics.fit_alignment gives the fitted one)."
+            )
+        lo, hi = config.drift_bounds
+        k_obs = min(len(np.asarray(kernel_scale)), hparams.steps - 1)
+        align = (float(rate_reference), float(k_obs), lo, max(min(hi, cap), lo))
+        drift = True
     method = choose_method(loss=hparams.loss, stochastic=stochastic, config=config, drift=drift)
     arrays = _prepare(problem, stochastic=stochastic, method=method, config=config)
     save_at = tuple(int(t) for t in (save_outputs or ()))
@@ -227,8 +256,9 @@ def simulate(
         stochastic,
         save_at,
     )
-    knobs = _knobs(hparams.lr, hparams.momentum, bsz, kappa, config=config, dtype=problem.f0.dtype)
-    loss_c, err_c, out_c = _solve_one(
+    knobs = _knobs(hparams.lr, hparams.momentum, bsz, kappa, config=config,
+                   dtype=problem.f0.dtype, align=align)  # fmt: skip
+    loss_c, err_c, out_c, kappa_c = _solve_one(
         arrays, knobs, key if key is not None else jax.random.key(0), static
     )
     return Trajectories(
@@ -238,7 +268,7 @@ def simulate(
         lambda_max=float(curv.lambda_max),
         curvature=float(curv.curvature),
         max_stable_lr=limit,
-        kernel_scale=kappa,
+        kernel_scale=np.median(np.asarray(kappa_c), axis=0) if align[0] > 0 else kappa,
         scale_cap=cap if drift else float("inf"),
         drift=drift,
         outputs=np.asarray(out_c) if save_at else None,
@@ -298,7 +328,7 @@ def simulate_grid(
     limits = np.array([stable_lr(problem, float(m), config) for m in momenta])
     kappa = np.ones((len(lrs), steps))  # a grid shares one Θ and no observations
     knobs = _knobs(lrs, momenta, bs, kappa, config=config, dtype=problem.f0.dtype)
-    loss_c, err_c, _ = _solve_grid(arrays, knobs, key, static)
+    loss_c, err_c, _, _ = _solve_grid(arrays, knobs, key, static)
     return GridResult(
         loss=np.asarray(loss_c),
         error=np.asarray(err_c),

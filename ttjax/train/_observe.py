@@ -126,6 +126,26 @@ class Observation:
         ratio = sq / quad
         return ratio[1:] / ratio[0]
 
+    def gradient_rates(self, theta: Any) -> np.ndarray | None:
+        """R₀(g_k) = g_kᵀ Θ₀ g_k / ‖g_k‖² for k = 0..K, g_k = ∇_f L(f(w_k)) on the full set,
+        against ``theta`` = Θ₀ (how fast the fixed kernel moves the outputs along each real
+        gradient); None when the gradients were not recorded or one vanishes."""
+        if self.loss_grad is None:
+            return None
+        g = np.asarray(self.loss_grad, np.float64)
+        g = g.reshape(g.shape[0], -1)
+        sq = np.einsum("ki,ki->k", g, g)
+        if not np.all(np.isfinite(sq)) or np.any(sq <= 0):
+            return None
+        rates = np.einsum("ki,ij,kj->k", g, np.asarray(theta, np.float64), g) / sq
+        return rates if np.all(np.isfinite(rates)) and np.all(rates > 0) else None
+
+    def rate_reference(self, theta: Any) -> float | None:
+        """R₀(g_K) of the last observed step (:meth:`gradient_rates`), the reference of
+        ``DriftModel.ALIGNED``; None when unavailable."""
+        rates = self.gradient_rates(theta)
+        return None if rates is None else float(rates[-1])
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict."""
         return {
