@@ -43,15 +43,15 @@ def _problem(loss: Loss) -> Problem:
 
 
 def _loop(p: Problem, lr: float, m: float, kappa: np.ndarray) -> np.ndarray:
-    """The drifting discrete map written out: v ← m v + Θ ∇_f L, f ← f − η κ_t v (float64)."""
+    """The drifting discrete map written out: v ← m v + κ_t Θ ∇_f L, f ← f − η v (float64)."""
     f, v, out = p.f0, jnp.zeros_like(p.f0), []
     for t in range(T + 1):
         out.append(float(losses.mean_loss(f, p.labels, loss=p.loss)))
         if t == T:
             break
         g = (p.theta @ losses.loss_gradient(f, p.labels, loss=p.loss).reshape(-1)).reshape(N, C)
-        v = m * v + g
-        f = f - lr * kappa[t] * v
+        v = m * v + kappa[t] * g
+        f = f - lr * v
     return np.array(out)
 
 
@@ -272,8 +272,8 @@ def _aligned_loop(p: Problem, lr: float, m: float, kappa: np.ndarray, *, ref: fl
         if t >= k:
             scale = float(np.clip(scale * (ref / (r @ theta @ r / (r @ r))) ** gamma, 0.1, hi))
         used.append(scale)
-        v = m * v + (theta @ r).reshape(N, C)
-        f = f - lr * scale * v
+        v = m * v + scale * (theta @ r).reshape(N, C)
+        f = f - lr * v
     return np.array(out), np.array(used)
 
 

@@ -29,7 +29,6 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -172,7 +171,7 @@ def evaluate_closed_loop(
         raise ConfigError(f"observe needs K ≥ 2 real steps, got {list(observe)}.")
     ks = sorted(set(observe))
     prep = prepare_case(case, key)
-    _, k_time, k_dyn = jax.random.split(prep.k_pred, 3)  # as evaluate_case splits it
+    k_time, k_dyn = prep.prediction_keys()
     obs = observe_steps(prep.model, prep.task, prep.hparams, key=k_time, steps=ks[-1],
                         gradient=True)  # fmt: skip
     variants = closed_loop_variants(prep, obs, observe=ks, eps=case.eps, paths=case.paths,

@@ -190,7 +190,7 @@ def noise_model_variants(
 
     case = BenchmarkCase.from_dict(record["case"])
     prep = prepare_case(case, case_prng(case, key))
-    _, k_time, k_dyn = jax.random.split(prep.k_pred, 3)  # as evaluate_case splits it
+    k_time, k_dyn = prep.prediction_keys()
     obs = observe_steps(prep.model, prep.task, prep.hparams, key=k_time, steps=4)
     out = {}
     for name in models:

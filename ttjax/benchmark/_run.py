@@ -112,6 +112,13 @@ class PreparedCase:
     k_train: PRNGKey
     t_setup: float
 
+    def prediction_keys(self) -> tuple[PRNGKey, PRNGKey]:
+        """(timing/observation key, dynamics key): ``k_pred`` split as
+        :func:`ttjax.predict_training_time` splits its key, so an analysis that observes the
+        real steps and solves the dynamics itself sees what the benchmark's prediction saw."""
+        _, k_time, k_dyn = jax.random.split(self.k_pred, 3)
+        return k_time, k_dyn
+
 
 def prepare_case(case: BenchmarkCase, key: PRNGKey) -> PreparedCase:
     """Build a case's task, model and Θ₀ and resolve its learning rate (:class:`PreparedCase`).
@@ -175,7 +182,7 @@ def evaluate_case(
     prep = prepare_case(case, key)
     task, model, ntk, problem, hparams = prep.task, prep.model, prep.ntk, prep.problem, prep.hparams
     t1, limit, k_train = prep.t_setup, prep.max_stable_lr, prep.k_train
-    _, k_time, k_dyn = jax.random.split(prep.k_pred, 3)  # as predict_training_time splits it
+    k_time, k_dyn = prep.prediction_keys()
     obs = observe_steps(model, task, hparams, key=k_time, steps=4, gradient=True)
 
     def predict_with(drift: DriftModel):

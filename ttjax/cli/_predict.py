@@ -60,7 +60,7 @@ def add_dynamics_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--drift-alignment", default=None, metavar="GAMMA",
                    help="γ of --drift aligned: the share of the rate along the residual held "
                    "after the observed steps (0 = gradient, 1 = all), or 'fit' to fit it to "
-                   "the observed steps (default: 0.5; experimental)")  # fmt: skip
+                   "the observed steps (default: 1; experimental)")  # fmt: skip
     g.add_argument("--path-budget", type=int, default=None, metavar="PASSES",
                    help="full-set forward+backward passes the --drift path walk may spend "
                    "(default: 40, about 20 training steps)")  # fmt: skip

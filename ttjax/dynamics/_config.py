@@ -144,7 +144,7 @@ class DynamicsConfig:
     schedule: Schedule = dataclasses.field(default_factory=Schedule)
     drift: DriftModel = DriftModel.OBSERVED
     drift_bounds: tuple[float, float] = (0.1, 10.0)
-    drift_alignment: float | None = 0.5
+    drift_alignment: float | None = 1.0
     ode_solver: OdeSolver = OdeSolver.TSIT5
     rtol: float = 1e-5
     atol: float = 1e-7

@@ -15,9 +15,12 @@ mean of |B| distinct examples; σ = 0 at |B| = N):
 * ``MINIBATCH``: ``d = Θ (m ⊙ r) / |B|`` with m the indicator of |B| distinct
   examples drawn uniformly (the linear model's SGD itself).
 
-Exact momentum replaces the update by ``v ← m v + d``, ``f ← f − η s(t) v``.
+Exact momentum replaces the update by ``v ← m v + κ_t d``, ``f ← f − η s(t) v``: the kernel
+scale multiplies the gradient as it enters the velocity (the kernel of the step that took it;
+rescaling the whole velocity by the current κ_t instead pumps a heavy ball near the edge when
+κ_t varies from step to step, as ``DriftModel.ALIGNED``'s does).
 Each path's randomness is ``fold_in(path_key, sub-step index)``. A drifting kernel
-Θ_t = κ_t Θ₀ multiplies every update of step t by κ_t (``Knobs.kernel_scale``). With
+Θ_t = κ_t Θ₀ multiplies the direction d of step t by κ_t (``Knobs.kernel_scale``). With
 ``DriftModel.ALIGNED`` and a reference rate R_ref > 0 (``Knobs.align_ref``), κ_t is
 multiplied from step K on (``Knobs.align_from``) by ``(R_ref / R₀(r))^γ``, R₀(r) = rᵀΘ₀r/‖r‖²
 of the path's current full-set residual, and the product clipped to ``Knobs.scale_bounds``
@@ -160,9 +163,9 @@ def scan_path(
             d = d.reshape(n, c)
             kappa = kernel_scale(u, rayleigh)
             rate = knobs.lr * sched * kappa
-            if exact_momentum:
-                v = knobs.momentum * v + d
-                return f - rate * v, v, kappa
+            if exact_momentum:  # κ_t scales the gradient of step t, not the whole velocity
+                v = knobs.momentum * v + kappa * d
+                return f - knobs.lr * sched * v, v, kappa
             return f - rate * d, v, kappa
 
         f, v, kappa = jax.lax.fori_loop(0, s, sub, (*carry, knobs.kernel_scale[u]))
