@@ -25,7 +25,7 @@ def test_lr_fraction_resolves_below_the_edge_and_is_recorded():
     assert set(out["real"]) == set(out["predicted"])  # every ε compared
     assert out["timing_s"]["predict"] >= out["ntk_time_s"]
     # every drift model scored on the same Θ and observed steps; the default is "predicted"
-    assert set(out["predicted_variants"]) == {"observed", "gradient", "path", "none"}
+    assert set(out["predicted_variants"]) == {"observed", "gradient", "path", "aligned", "none"}
     assert set(out["predicted_variants"]["path"]) == set(out["real"])
     assert out["path_walk"]["reached"] >= 1  # the walk ran and its summary is recorded
     assert out["predicted_variants"]["observed"] == out["predicted"]
