@@ -40,7 +40,7 @@ from ttjax.benchmark import (
     alignment_name,
     evaluate_closed_loop,
     latest_records,
-    read_records,
+    reusable_runs,
     run_benchmark,
     selected_cases,
     variant_rows,
@@ -82,10 +82,7 @@ def main(argv: list[str] | None = None) -> None:
             observe = tuple(k for k in observe if k < cases[0].hparams.steps) or (2,)
         args.out.mkdir(parents=True, exist_ok=True)  # only once the cases are known
         evaluate = functools.partial(evaluate_closed_loop, observe=observe, alignments=alignments)
-        reuse = None
-        if args.reuse_real is not None:
-            reuse = {r["key"]: r for r in latest_records(read_records(args.reuse_real))
-                     if r.get("status") == "ok"}  # fmt: skip
+        reuse = None if args.reuse_real is None else reusable_runs(args.reuse_real)
         key = jax.random.key(args.seed)
         run = run_benchmark(cases, path=path, key=key, evaluate=evaluate, reuse_real=reuse)
         records = latest_records(run)

@@ -59,6 +59,7 @@ from ._store import append_record as append_record
 from ._store import latest_records as latest_records
 from ._store import read_records as read_records
 from ._store import resolved_hparams as resolved_hparams
+from ._store import reusable_runs as reusable_runs
 from ._summary import BenchmarkSummary as BenchmarkSummary
 from ._summary import ErrorRow as ErrorRow
 from ._summary import format_summary as format_summary
@@ -117,6 +118,7 @@ __all__ = [
     "resolve_weights",
     "resolved_hparams",
     "restarted_curves",
+    "reusable_runs",
     "run_benchmark",
     "select_cases",
     "selected_cases",

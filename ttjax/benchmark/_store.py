@@ -166,6 +166,17 @@ def latest_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
     return list(by_key.values())
 
 
+def reusable_runs(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """The real runs of a records file that a new benchmark can reuse
+    (``run_benchmark(reuse_real=...)``): the latest ``ok`` record of each case that kept its
+    curves, by case key."""
+    return {
+        str(r["key"]): r
+        for r in latest_records(read_records(path))
+        if r.get("status") == "ok" and "curves" in r
+    }
+
+
 def resolved_hparams(record: dict[str, Any]) -> dict[str, Any]:
     """The hyper-parameters a record's case really ran with.
 

@@ -89,10 +89,9 @@ def run(args: argparse.Namespace) -> int:
             return 0
         reuse = None
         if args.reuse_real is not None:
-            from ..benchmark import latest_records
+            from ..benchmark import reusable_runs
 
-            old = latest_records(read_records(args.reuse_real))
-            reuse = {r["key"]: r for r in old if r.get("status") == "ok" and "curves" in r}
+            reuse = reusable_runs(args.reuse_real)
         run_benchmark(cases, path=args.out, key=jax.random.key(args.seed), reuse_real=reuse)
     records = read_records(args.out)
     if args.variant is not None:

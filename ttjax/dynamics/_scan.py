@@ -160,13 +160,12 @@ def scan_path(
             t = (u * s + j).astype(dtype) * dt
             sched = config.schedule.factor(t, total_steps=steps)
             d, rayleigh = direction(f, jax.random.fold_in(key, u * s + j))
-            d = d.reshape(n, c)
             kappa = kernel_scale(u, rayleigh)
-            rate = knobs.lr * sched * kappa
-            if exact_momentum:  # κ_t scales the gradient of step t, not the whole velocity
-                v = knobs.momentum * v + kappa * d
+            d = kappa * d.reshape(n, c)  # Θ_t = κ_t Θ₀ acts on the gradient of step t
+            if exact_momentum:
+                v = knobs.momentum * v + d
                 return f - knobs.lr * sched * v, v, kappa
-            return f - rate * d, v, kappa
+            return f - knobs.lr * sched * d, v, kappa
 
         f, v, kappa = jax.lax.fori_loop(0, s, sub, (*carry, knobs.kernel_scale[u]))
         return ((f, v), save(buf, f, u + 1)), (*metrics(f), kappa)

@@ -112,14 +112,25 @@ class Observation:
             path=None,
         )
 
+    def _gradient_forms(self, theta: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        """(g_kᵀΘ₀g_k, ‖g_k‖²) for k = 0..K of the recorded full-set loss gradients (float64);
+        None when they were not recorded."""
+        if self.loss_grad is None:
+            return None
+        g = np.asarray(self.loss_grad, np.float64)
+        g = g.reshape(g.shape[0], -1)
+        quad = np.einsum("ki,ij,kj->k", g, np.asarray(theta, np.float64), g)
+        return quad, np.einsum("ki,ki->k", g, g)
+
     def gradient_scale(self, theta: Any) -> np.ndarray | None:
         """κ^g_k for k = 1..K against the kernel ``theta`` = Θ₀ ``[N·C, N·C]`` (module
         docstring); None when the gradients were not recorded or gᵀΘ₀g vanishes."""
-        if self.grad_sq is None or self.loss_grad is None:
+        if self.grad_sq is None:
             return None
-        g = np.asarray(self.loss_grad, np.float64).reshape(len(self.grad_sq), -1)
-        th = np.asarray(theta, np.float64)
-        quad = np.einsum("ki,ij,kj->k", g, th, g)
+        forms = self._gradient_forms(theta)
+        if forms is None:
+            return None
+        quad = forms[0]
         sq = np.asarray(self.grad_sq, np.float64)
         if not np.all(quad > 0) or not np.all(np.isfinite(sq)) or sq[0] <= 0:
             return None
@@ -130,14 +141,13 @@ class Observation:
         """R₀(g_k) = g_kᵀ Θ₀ g_k / ‖g_k‖² for k = 0..K, g_k = ∇_f L(f(w_k)) on the full set,
         against ``theta`` = Θ₀ (how fast the fixed kernel moves the outputs along each real
         gradient); None when the gradients were not recorded or one vanishes."""
-        if self.loss_grad is None:
+        forms = self._gradient_forms(theta)
+        if forms is None:
             return None
-        g = np.asarray(self.loss_grad, np.float64)
-        g = g.reshape(g.shape[0], -1)
-        sq = np.einsum("ki,ki->k", g, g)
+        quad, sq = forms
         if not np.all(np.isfinite(sq)) or np.any(sq <= 0):
             return None
-        rates = np.einsum("ki,ij,kj->k", g, np.asarray(theta, np.float64), g) / sq
+        rates = quad / sq
         return rates if np.all(np.isfinite(rates)) and np.all(rates > 0) else None
 
     def rate_reference(self, theta: Any) -> float | None:
