@@ -80,9 +80,9 @@ def main(argv: list[str] | None = None) -> None:
         cases = selected_cases(args)
         if args.small:
             observe = tuple(k for k in observe if k < cases[0].hparams.steps) or (2,)
-        args.out.mkdir(parents=True, exist_ok=True)  # only once the cases are known
-        evaluate = functools.partial(evaluate_closed_loop, observe=observe, alignments=alignments)
         reuse = None if args.reuse_real is None else reusable_runs(args.reuse_real)
+        args.out.mkdir(parents=True, exist_ok=True)  # only once the inputs are known good
+        evaluate = functools.partial(evaluate_closed_loop, observe=observe, alignments=alignments)
         key = jax.random.key(args.seed)
         run = run_benchmark(cases, path=path, key=key, evaluate=evaluate, reuse_real=reuse)
         records = latest_records(run)

@@ -315,3 +315,9 @@ def test_summary_of_a_drift_variant_and_reuse_real_flag(tmp_path, capsys):
     rc = main(["benchmark", "--grid", "tiny", "--out", str(tmp_path / "c.jsonl"),
                "--reuse-real", str(tmp_path / "missing.jsonl")])  # fmt: skip
     assert rc == 2 and "--reuse-real" in capsys.readouterr().err
+    (tmp_path / "junk.jsonl").write_text("not a record\n")
+    rc = main(["benchmark", "--grid", "tiny", "--out", str(tmp_path / "d.jsonl"),
+               "--reuse-real", str(tmp_path / "junk.jsonl")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "no finished (ok) benchmark record" in err and "Traceback" not in err
+    assert not (tmp_path / "d.jsonl").exists()

@@ -120,6 +120,10 @@ def test_bench_observe_reuses_real_runs_and_scores_the_aligned_variants(tmp_path
     ]
     assert again[0]["real"] == first[0]["real"]
     assert again[0]["curves"]["real_loss"] == first[0]["curves"]["real_loss"]
+    (tmp_path / "junk.jsonl").write_text("not a record\n")
+    with pytest.raises(AssertionError, match="no finished"):  # exit 2, one line, no --out
+        _run("bench_observe", tmp_path / "none", "--reuse-real", str(tmp_path / "junk.jsonl"))
+    assert not (tmp_path / "none").exists()
     k = first[0]["closed_loop"]["observe"][0]
     want = {f"aligned0.5@{k}", f"alignedfit@{k}", f"gradient@{k}"}
     assert want <= set(first[0]["predicted_variants"])

@@ -169,12 +169,23 @@ def latest_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
 def reusable_runs(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
     """The real runs of a records file that a new benchmark can reuse
     (``run_benchmark(reuse_real=...)``): the latest ``ok`` record of each case that kept its
-    curves, by case key."""
-    return {
+    curves, by case key.
+
+    Raises:
+        DataError: the file holds no such record (asking to reuse nothing would silently
+            fine-tune every case again).
+    """
+    runs = {
         str(r["key"]): r
         for r in latest_records(read_records(path))
         if r.get("status") == "ok" and "curves" in r
     }
+    if not runs:
+        raise DataError(
+            f"{path} holds no finished (ok) benchmark record with its real curves, so there is "
+            "no real run to reuse; give the records file of an earlier run."
+        )
+    return runs
 
 
 def resolved_hparams(record: dict[str, Any]) -> dict[str, Any]:
