@@ -38,6 +38,7 @@ OUTPUTS = {
     "bench_relinearise": ("relinearise.png", "relinearise.csv", "relinearise.json"),
     "bench_observe": ("closed_loop.png", "closed_loop.csv", "closed_loop.json"),
     "bench_noise_floor": ("noise_floor.png", "noise_floor.csv", "noise_floor.json"),
+    "bench_head_bilinear": ("head_bilinear.png", "head_bilinear.csv", "head_bilinear.json"),
     "fig4_ntk": ("fig4_ntk.png", "fig4_projection.csv", "fig4_spectrum.json"),
     "fig8_noise": ("fig8_noise.png", "fig8_noise.csv", None),
     "fig7_extrapolation": (

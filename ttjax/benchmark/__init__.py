@@ -27,6 +27,10 @@ from ._grid import GridPreset as GridPreset
 from ._grid import benchmark_grid as benchmark_grid
 from ._grid_v2 import FMNIST_TARGET as FMNIST_TARGET
 from ._grid_v2 import V2_BACKBONES as V2_BACKBONES
+from ._head_bilinear import REFERENCE_MODELS as REFERENCE_MODELS
+from ._head_bilinear import converged_references as converged_references
+from ._head_bilinear import evaluate_head_bilinear as evaluate_head_bilinear
+from ._head_bilinear import loss_level_rows as loss_level_rows
 from ._noise_floor import evaluate_noise_floor as evaluate_noise_floor
 from ._noise_floor import noise_floor as noise_floor
 from ._noise_floor import noise_floor_rows as noise_floor_rows
@@ -71,6 +75,7 @@ __all__ = [
     "FMNIST_TARGET",
     "OBSERVE_STEPS",
     "PAPER_EPS",
+    "REFERENCE_MODELS",
     "SMALL_CNN_FMNIST",
     "V2_BACKBONES",
     "BackboneRow",
@@ -100,12 +105,15 @@ __all__ = [
     "case_prng",
     "case_split",
     "closed_loop_variants",
+    "converged_references",
     "evaluate_case",
     "evaluate_closed_loop",
+    "evaluate_head_bilinear",
     "evaluate_noise_floor",
     "format_cost",
     "format_summary",
     "latest_records",
+    "loss_level_rows",
     "noise_floor",
     "noise_floor_rows",
     "noise_model_rows",

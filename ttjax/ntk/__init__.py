@@ -12,6 +12,8 @@ Example:
     ((15, 15), (5, 3))
 """
 
+from ._backbone_linear import BackboneLinearizedModel as BackboneLinearizedModel
+from ._backbone_linear import linearize_backbone as linearize_backbone
 from ._cache import NtkCacheError as NtkCacheError
 from ._cache import cache_key as cache_key
 from ._cache import cached_ntk as cached_ntk
@@ -32,6 +34,7 @@ from ._spectrum import ntk_spectrum as ntk_spectrum
 
 __all__ = [
     "AccumDtype",
+    "BackboneLinearizedModel",
     "LinearizedModel",
     "NtkCacheError",
     "NtkConfig",
@@ -43,6 +46,7 @@ __all__ = [
     "discover_layers",
     "eigh_spectrum",
     "linearize",
+    "linearize_backbone",
     "load_ntk",
     "make_layout",
     "ntk_spectrum",

@@ -1,0 +1,118 @@
+"""Where the linear model's error comes from: the fresh head growing (issue 10, item 1).
+
+Runs the chosen benchmark-v2 cases with :func:`ttjax.benchmark.evaluate_head_bilinear` (each
+case built exactly as ``ttjax benchmark`` builds it): the linearised network (``linear``, the
+paper's model trained in weight space) and the network with its backbone linearised and its
+head exact (``head_bilinear``, :func:`ttjax.ntk.linearize_backbone`), both fine-tuned with the
+real run's batches. ``--reuse-real`` takes the real runs (and the shipped predictor's
+variants) from earlier records of the same cases. Scores Tε per backbone
+(:func:`ttjax.benchmark.variant_rows`; a reference run that blew up has no Tε,
+:func:`ttjax.benchmark.converged_references`) and the loss reached at T
+(:func:`ttjax.benchmark.loss_level_rows`); writes ``head_bilinear.jsonl`` (resumable) and
+``head_bilinear.{json,csv,png}`` under ``--out``.
+
+    python scripts/bench_head_bilinear.py --split tune --max-case-minutes 8 \\
+        --reuse-real results/aligned_drift/tune/closed_loop.jsonl --out results/head_bilinear/tune
+    python scripts/bench_head_bilinear.py --small --out /tmp/head_bilinear   # tiny grid, 1 case
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import jax
+import matplotlib
+import numpy as np
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from ttjax import TTJaxError
+from ttjax.benchmark import (
+    REFERENCE_MODELS,
+    add_selection_flags,
+    converged_references,
+    evaluate_head_bilinear,
+    latest_records,
+    loss_level_rows,
+    reusable_runs,
+    run_benchmark,
+    selected_cases,
+    variant_rows,
+)
+
+SHIPPED = ("observed@4", "aligned1@4")
+"""Variants of a reused closed-loop record scored beside the reference models."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    add_selection_flags(parser, split="tune")
+    parser.add_argument("--reuse-real", type=Path, default=None,
+                        help="records whose real runs of the same cases are reused")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=Path("results/head_bilinear"))
+    args = parser.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out} is a file; give a folder")
+    if args.reuse_real is not None and not args.reuse_real.is_file():
+        parser.error(f"--reuse-real {args.reuse_real} is not a file of benchmark records")
+    path = args.out / "head_bilinear.jsonl"
+    try:
+        cases = selected_cases(args)
+        reuse = None if args.reuse_real is None else reusable_runs(args.reuse_real)
+        args.out.mkdir(parents=True, exist_ok=True)  # only once the inputs are known good
+        key = jax.random.key(args.seed)
+        run = run_benchmark(cases, path=path, key=key, evaluate=evaluate_head_bilinear,
+                            reuse_real=reuse)  # fmt: skip
+        records = latest_records(run)
+    except TTJaxError as err:
+        parser.error(str(err))
+    keys = {c.key for c in cases}
+    records = [r for r in records if r.get("key") in keys and r.get("status") == "ok"]
+    records = converged_references(records)
+    if not records:
+        parser.error(f"no case finished; see {path}")
+    names = [*REFERENCE_MODELS, *SHIPPED]
+    rows = [{"runs": "all", **r} for r in variant_rows(records, names)]
+    still = [r for r in records if float(r["case"]["hparams"].get("momentum", 0.0)) == 0.0]
+    rows += [{"runs": "momentum 0", **r} for r in variant_rows(still, names)]
+    levels = loss_level_rows(records)
+    with open(args.out / "head_bilinear.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    doc = {"split": args.split, "cases": len(records), "rows": rows, "loss_levels": levels}
+    (args.out / "head_bilinear.json").write_text(json.dumps(doc, indent=1) + "\n")
+    for r in rows:
+        print(f"{r['runs']:>10} {r['variant']:>13} {r['backbone']:>14} pairs {r['pairs']:3d}  "
+              f"within {100 * (r['within'] or 0):5.1f}%  median {100 * r['median_rel']:5.1f}%  "
+              f"/T {100 * r['median_rel_T']:5.1f}%")  # fmt: skip
+    for r in levels:
+        print(f"loss at T {r['model']:>13} {r['backbone']:>14} cases {r['cases']:3d} (not "
+              f"converged {r['unconverged']})  median |log(L̂_T/L_T)| "
+              f"{r['median_abs_log_ratio']:.2f}  within ×1.25 "
+              f"{100 * r['within_1.25x']:5.1f}%")  # fmt: skip
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for name, style in (("linear", "o"), ("head_bilinear", "s")):
+        pts = [(r["head_bilinear"]["loss_T"]["real"], r["head_bilinear"]["loss_T"][name])
+               for r in records if name in r["head_bilinear"]["loss_T"]
+               and name not in r["head_bilinear"]["unconverged"]]  # fmt: skip
+        if pts:
+            ax.loglog(*np.asarray(pts).T, style, label=name, alpha=0.7)
+    lo, hi = ax.get_xlim()
+    ax.plot([lo, hi], [lo, hi], "k:", lw=1)
+    ax.set_xlabel("real loss at T")
+    ax.set_ylabel("reference model's loss at T")
+    ax.set_title(f"head growth: {len(records)} {args.split} cases")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.out / "head_bilinear.png", dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
