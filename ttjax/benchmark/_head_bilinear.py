@@ -31,7 +31,7 @@ import numpy as np
 
 from .._errors import StabilityError
 from .._types import PRNGKey
-from ..training_time import eps_key, epsilon_training_time
+from ..training_time import eps_key, epsilon_training_time, training_time_stats
 from ._backbone_summary import plateaued
 from ._case import BenchmarkCase
 from ._run import prepare_case
@@ -41,11 +41,9 @@ REFERENCE_MODELS = ("linear", "head_bilinear")
 
 
 def _point(loss: np.ndarray, eps: tuple[float, ...]) -> dict[str, dict[str, float]]:
-    out = {}
-    for e in eps:
-        t = float(epsilon_training_time(loss, e))
-        out[eps_key(e)] = {"median": t, "mean": t, "q05": t, "q95": t}
-    return out
+    """Tε of one curve per ε, in a prediction's statistics (one sample: all four equal)."""
+    return {eps_key(e): training_time_stats([float(epsilon_training_time(loss, e))]).to_dict()
+            for e in eps}  # fmt: skip
 
 
 def evaluate_head_bilinear(

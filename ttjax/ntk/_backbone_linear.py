@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._types import PyTree
+from ._linearize import _tree_sub
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +56,7 @@ class BackboneLinearizedModel:
         head = params[self.head_key]
         base = {k: v for k, v in self.params0.items() if k != self.head_key}
         moved = {k: v for k, v in params.items() if k != self.head_key}
-        tangent = jax.tree_util.tree_map(lambda u, v: u - v.astype(u.dtype), moved, base)
+        tangent = _tree_sub(moved, base)
 
         def at_head(backbone: PyTree) -> jax.Array:
             return self.apply_fn({**backbone, self.head_key: head}, x)
