@@ -15,9 +15,7 @@ coverage of the real Tε and the band's median width as a fraction of T. Writes
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
-import json
 from pathlib import Path
 
 import matplotlib
@@ -34,6 +32,7 @@ from ttjax.benchmark import (
     latest_records,
     read_records,
     with_band,
+    write_table,
 )
 
 
@@ -86,11 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         "heldout_records": args.heldout,
         "rows": rows,
     }
-    (out / "band_calibration.json").write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
-    with open(out / "band_calibration.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_table(out, "band_calibration", rows, doc)
     _plot(rows, out / "band_calibration.png")
     print(f"wrote {out}/band_calibration.{{json,csv,png}}")
 

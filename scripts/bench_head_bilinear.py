@@ -19,8 +19,6 @@ variants) from earlier records of the same cases. Scores Tε per backbone
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 from pathlib import Path
 
 import jax
@@ -36,12 +34,14 @@ from ttjax.benchmark import (
     add_selection_flags,
     converged_references,
     evaluate_head_bilinear,
+    format_variant_row,
     latest_records,
     loss_level_rows,
+    momentum_rows,
     reusable_runs,
     run_benchmark,
     selected_cases,
-    variant_rows,
+    write_table,
 )
 
 SHIPPED = ("observed@4", "aligned1@4")
@@ -75,21 +75,12 @@ def main(argv: list[str] | None = None) -> None:
     records = converged_references(records)
     if not records:
         parser.error(f"no case finished; see {path}")
-    names = [*REFERENCE_MODELS, *SHIPPED]
-    rows = [{"runs": "all", **r} for r in variant_rows(records, names)]
-    still = [r for r in records if float(r["case"]["hparams"].get("momentum", 0.0)) == 0.0]
-    rows += [{"runs": "momentum 0", **r} for r in variant_rows(still, names)]
+    rows = momentum_rows(records, [*REFERENCE_MODELS, *SHIPPED])
     levels = loss_level_rows(records)
-    with open(args.out / "head_bilinear.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
     doc = {"split": args.split, "cases": len(records), "rows": rows, "loss_levels": levels}
-    (args.out / "head_bilinear.json").write_text(json.dumps(doc, indent=1) + "\n")
+    write_table(args.out, "head_bilinear", rows, doc)
     for r in rows:
-        print(f"{r['runs']:>10} {r['variant']:>13} {r['backbone']:>14} pairs {r['pairs']:3d}  "
-              f"within {100 * (r['within'] or 0):5.1f}%  median {100 * r['median_rel']:5.1f}%  "
-              f"/T {100 * r['median_rel_T']:5.1f}%")  # fmt: skip
+        print(format_variant_row(r))
     for r in levels:
         print(f"loss at T {r['model']:>13} {r['backbone']:>14} cases {r['cases']:3d} (not "
               f"converged {r['unconverged']})  median |log(L̂_T/L_T)| "

@@ -27,7 +27,6 @@ Cost: one Θ, K + T real steps per row (Lite0 64 px, N = 60: ≈ 10 min on a sha
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ import jax
 import numpy as np
 
 import ttjax
+from ttjax.benchmark import write_table
 from ttjax.dynamics import DriftModel, Problem
 
 EPS = (0.01, 0.05, 0.1, 0.2, 0.4)
@@ -200,10 +200,7 @@ def main(argv: list[str] | None = None) -> None:
         (out / "bench_linearity.json").write_text(json.dumps(cases, indent=1))
         _print_case(case)
     rows = [r for c in cases for r in c["rows"]]
-    with open(out / "bench_linearity.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_table(out, "bench_linearity", rows, cases)
     _plot(cases, out / "bench_linearity.png")
     print(f"wrote {out}/bench_linearity.{{json,csv,png}}")
 

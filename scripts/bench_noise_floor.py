@@ -17,7 +17,6 @@ records (``noise_floor.jsonl``, resumable) and ``noise_floor.{json,csv,png}`` un
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
 import json
 from pathlib import Path
@@ -41,6 +40,7 @@ from ttjax.benchmark import (
     run_benchmark,
     selected_cases,
     with_variant,
+    write_table,
 )
 from ttjax.dynamics import NoiseModel
 
@@ -112,12 +112,8 @@ def main(argv: list[str] | None = None) -> None:
                   f"{100 * m['band_coverage']:5.1f}%  width sim/real "
                   f"{m['median_width_ratio']:.2f}  within 20% of the median "
                   f"{100 * m['within']:5.1f}% (median {100 * m['median_rel']:4.1f}%)")  # fmt: skip
-    with open(args.out / "noise_floor.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
     doc = {"split": args.split, "seeds": args.seeds, "variant": args.variant, "rows": rows}
-    (args.out / "noise_floor.json").write_text(json.dumps(doc, indent=1) + "\n")
+    write_table(args.out, "noise_floor", rows, doc)
     for r in rows:
         pred = r["predicted_within"]
         pred_s = "" if pred is None else (

@@ -22,9 +22,7 @@ the prediction is recomputed). Writes the records (``closed_loop.jsonl``, resuma
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
-import json
 from pathlib import Path
 
 import jax
@@ -39,11 +37,13 @@ from ttjax.benchmark import (
     add_selection_flags,
     alignment_name,
     evaluate_closed_loop,
+    format_variant_row,
     latest_records,
+    momentum_rows,
     reusable_runs,
     run_benchmark,
     selected_cases,
-    variant_rows,
+    write_table,
 )
 
 
@@ -93,21 +93,13 @@ def main(argv: list[str] | None = None) -> None:
     models = ("observed", "gradient", *map(alignment_name, alignments), "restart")
     names = [f"{m}@{k}" for k in observe for m in models]
     kept = [n for n in names if not n.startswith("restart@")]  # restart: momentum-0 runs only
-    rows = [{"runs": "all", **r} for r in variant_rows(records, kept)]
-    still = [r for r in records if float(r["case"]["hparams"].get("momentum", 0.0)) == 0.0]
-    rows += [{"runs": "momentum 0", **r} for r in variant_rows(still, names)]
+    rows = momentum_rows(records, kept, momentum0_variants=names)
     if not rows:
         parser.error(f"no case finished; see {path}")
-    with open(args.out / "closed_loop.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
     doc = {"observe": observe, "split": args.split, "cases": len(records), "rows": rows}
-    (args.out / "closed_loop.json").write_text(json.dumps(doc, indent=1) + "\n")
+    write_table(args.out, "closed_loop", rows, doc)
     for r in rows:
-        print(f"{r['runs']:>10} {r['variant']:>12} {r['backbone']:>14} pairs {r['pairs']:3d}  "
-              f"within {100 * (r['within'] or 0):5.1f}%  median {100 * r['median_rel']:5.1f}%  "
-              f"/T {100 * r['median_rel_T']:5.1f}%")  # fmt: skip
+        print(format_variant_row(r, variant_width=12))
 
     fig, ax = plt.subplots(figsize=(7, 4))
     styles = [("observed", "o-"), ("gradient", "s--"), ("restart", "^:")]

@@ -17,8 +17,6 @@ pairs within 13% (GD) / 20% (SGD), median |T̂ε − Tε|/Tε and median |T̂ε 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import tempfile
 from pathlib import Path
 
@@ -35,12 +33,14 @@ from ttjax.benchmark import (
     append_record,
     benchmark_grid,
     case_split,
+    format_variant_row,
     latest_records,
     read_records,
     run_benchmark,
     summarize,
     variant_rows,
     with_relinearised,
+    write_table,
 )
 from ttjax.dynamics import DriftModel
 
@@ -99,17 +99,11 @@ def main(argv: list[str] | None = None) -> None:
         append_record(scored, r)
 
     rows = variant_rows(records, names)
-    with open(args.out / "relinearise.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
     details = {r["key"]: r.get("relinearised") for r in records if r.get("status") == "ok"}
     doc = {"stages": stages, "split": args.split, "rows": rows, "cases": details}
-    (args.out / "relinearise.json").write_text(json.dumps(doc, indent=1) + "\n")
+    write_table(args.out, "relinearise", rows, doc)
     for row in rows:
-        print(f"{row['variant']:>28} {row['backbone']:>24} pairs {row['pairs']:3d}  within "
-              f"{100 * (row['within'] or 0):5.1f}%  median {100 * row['median_rel']:5.1f}%  "
-              f"/T {100 * row['median_rel_T']:5.1f}%")  # fmt: skip
+        print(format_variant_row(row, variant_width=28, backbone_width=24))
 
     backbones = sorted({r["backbone"] for r in rows})
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(names)), 4))

@@ -46,6 +46,11 @@ from ._pretrain import source_subset as source_subset
 from ._relinearise import relinearised_variants as relinearised_variants
 from ._relinearise import variant_name as variant_name
 from ._relinearise import with_relinearised as with_relinearised
+from ._report import ALL_RUNS as ALL_RUNS
+from ._report import MOMENTUM_0 as MOMENTUM_0
+from ._report import format_variant_row as format_variant_row
+from ._report import momentum_rows as momentum_rows
+from ._report import write_table as write_table
 from ._run import PreparedCase as PreparedCase
 from ._run import build_model as build_model
 from ._run import build_task as build_task
@@ -72,7 +77,9 @@ from ._summary import variant_rows as variant_rows
 from ._summary import with_variant as with_variant
 
 __all__ = [
+    "ALL_RUNS",
     "FMNIST_TARGET",
+    "MOMENTUM_0",
     "OBSERVE_STEPS",
     "PAPER_EPS",
     "REFERENCE_MODELS",
@@ -112,8 +119,10 @@ __all__ = [
     "evaluate_noise_floor",
     "format_cost",
     "format_summary",
+    "format_variant_row",
     "latest_records",
     "loss_level_rows",
+    "momentum_rows",
     "noise_floor",
     "noise_floor_rows",
     "noise_model_rows",
@@ -137,4 +146,5 @@ __all__ = [
     "with_band",
     "with_relinearised",
     "with_variant",
+    "write_table",
 ]
