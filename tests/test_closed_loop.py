@@ -17,7 +17,13 @@ from test_path_walk import _linear, _mlp, _task, _theta
 from ttjax import losses
 from ttjax._config import Hyperparams, Loss, Optimizer
 from ttjax._errors import ConfigError
-from ttjax.benchmark import GridPreset, benchmark_grid, evaluate_closed_loop, restarted_curves
+from ttjax.benchmark import (
+    GridPreset,
+    band_pairs,
+    benchmark_grid,
+    evaluate_closed_loop,
+    restarted_curves,
+)
 from ttjax.dynamics import DEFAULT_DYNAMICS, Problem, simulate
 from ttjax.train import finetune, observe_steps
 
@@ -79,6 +85,12 @@ def test_evaluate_closed_loop_scores_every_k_and_restarts_only_without_momentum(
         assert {"observed@2", "observed@3", "gradient@2", "gradient@3"} <= names
         assert ({"restart@2", "restart@3"} <= names) is (case is still)
         assert rec["predicted"] == rec["predicted_variants"]["observed@2"]
+        # The shipped prediction's flags, as `ttjax benchmark` keeps them: the band tools
+        # (calibrate_band, with_band) take these records.
+        assert rec["linearity"]["regime"] in {"linear", "drifting", "edge_of_stability"}
+        assert len(rec["linearity"]["kernel_scale_observed"]) == 2
+        pairs = band_pairs([{**rec, "key": case.key, "status": "ok"}])
+        assert bool(pairs) is (rec["real_status"] == "converged")
         assert len(rec["closed_loop"]["kernel_scale"]) == 3
         assert set(rec["real"]) == set(rec["predicted"])
     with pytest.raises(ConfigError, match="observe"):

@@ -38,7 +38,7 @@ from .._types import PRNGKey
 from ..training_time import eps_key, epsilon_training_time, training_time_stats
 from ._backbone_summary import plateaued
 from ._case import BenchmarkCase
-from ._run import _maybe_list, prepare_case
+from ._run import _LINEARITY_KEYS, _maybe_list, prepare_case
 
 OBSERVE_STEPS = (4, 8, 16, 32)
 """The K scored by default: the shipped 4, then doubling up to about a fifth of T = 150."""
@@ -155,7 +155,9 @@ def evaluate_closed_loop(
 ) -> dict[str, Any]:
     """A benchmark ``evaluate`` (:func:`ttjax.benchmark.run_benchmark`): the case's real run
     and the closed-loop variants of the module docstring (``predicted_variants``; the record's
-    ``predicted`` is ``observed@4``, the shipped default without its calibrated band).
+    ``predicted`` is ``observed@4``, the shipped default without its calibrated band, and
+    ``linearity`` its flags — regime, observed κ — as :func:`ttjax.benchmark.evaluate_case`
+    keeps them, so :func:`ttjax.benchmark.calibrate_band` and ``with_band`` take these records).
 
     ``alignments``: the γ of the ``aligned{γ}@K`` variants (none by default).
     ``reuse_real``: an earlier ``ok`` record of the same case whose real run is kept.
@@ -165,6 +167,8 @@ def evaluate_closed_loop(
         >>> #               evaluate=functools.partial(evaluate_closed_loop, observe=(4, 8)))
     """
     from .._convergence import classify_run
+    from ..dynamics import DEFAULT_DYNAMICS
+    from ..predict import predict
     from ..train import finetune, observe_steps
 
     if not observe or min(observe) < 2:
@@ -183,7 +187,13 @@ def evaluate_closed_loop(
     else:
         real_loss = np.asarray(reuse_real["curves"]["real_loss"], np.float64)
         curves = {k: reuse_real["curves"][k] for k in ("real_loss", "real_error")}
-    default = variants.get("observed@4") or variants[f"observed@{ks[0]}"]
+    shipped_k = 4 if 4 in ks else ks[0]
+    default = variants[f"observed@{shipped_k}"]
+    # The shipped prediction's flags (regime, …), as `ttjax benchmark` records keep them, so
+    # that the calibrated band can be fitted and scored on these records too.
+    shipped = predict(prep.problem, prep.hparams, dynamics=DEFAULT_DYNAMICS, paths=case.paths,
+                      key=k_dyn, eps=case.eps, observation=obs.first(shipped_k),
+                      band=None)  # fmt: skip
     return {
         "predicted": default,
         "real_plateaued": plateaued(real_loss),
@@ -194,6 +204,7 @@ def evaluate_closed_loop(
         "curves": curves,
         "hparams_resolved": prep.hparams.to_dict(),
         "max_stable_lr": prep.max_stable_lr,
+        "linearity": {k: v for k, v in shipped.linearity.items() if k in _LINEARITY_KEYS},
         "closed_loop": {
             "observe": ks,
             "alignments": list(alignments),
