@@ -17,7 +17,16 @@ import pytest
 from ttjax import BAND_CALIBRATION, BandCalibration
 from ttjax._band import calibrate, calibrated_stats, conformal_factors, log_ratio, stretched
 from ttjax._config import Hyperparams, Loss, Optimizer
-from ttjax.benchmark import Split, band_pairs, calibrate_band, case_split, read_records, with_band
+from ttjax.benchmark import (
+    Split,
+    band_coverage,
+    band_pairs,
+    calibrate_band,
+    case_split,
+    loco_band_coverage,
+    read_records,
+    with_band,
+)
 from ttjax.cli import main
 from ttjax.dynamics import DriftModel, DynamicsConfig, Problem, max_stable_lr
 from ttjax.predict import Criterion, predict_from_ntk
@@ -203,3 +212,63 @@ def test_predict_cli_band_flag(tmp_path: Path) -> None:
         assert cal[e]["median"] == mod[e]["median"]
         assert cal[e]["q05"] <= mod[e]["q05"] and cal[e]["q95"] >= mod[e]["q95"]
     assert any(cal[e]["q95"] - cal[e]["q05"] > mod[e]["q95"] - mod[e]["q05"] for e in cal)
+
+
+def _rec(key: str, regime: str, momentum: float, predicted: float, real: int) -> dict:
+    return {
+        "key": key,
+        "status": "ok",
+        "linearity": {"regime": regime},
+        "case": {
+            "task": {"model": "tiny", "image_size": 8},
+            "hparams": {"optimizer": "gd", "steps": 200, "momentum": momentum},
+        },
+        "predicted": {
+            "0.1": {"median": predicted, "mean": predicted, "q05": predicted, "q95": predicted}
+        },
+        "real": {"0.1": real},
+    }
+
+
+def test_loco_band_coverage_refits_without_each_case() -> None:
+    """Each case's band comes from the conformal factors of the *other* cases of its group
+    (checked against conformal_factors by hand); the pooled row counts every pair once."""
+    rng = np.random.default_rng(3)
+    recs = [
+        _rec(f"{g}{i}", g, 0.9 * (i % 2), 40.0, round(float(40 * np.exp(rng.normal(0, 0.4)))))
+        for g in ("linear", "drifting")
+        for i in range(9)
+    ]
+    inside = []
+    for r in recs:
+        others = [
+            log_ratio(o["real"]["0.1"], 40.0)
+            for o in recs
+            if o["key"] != r["key"] and o["linearity"]["regime"] == r["linearity"]["regime"]
+        ]
+        lo, hi = conformal_factors(others, 0.6)
+        band = (math.floor(lo * 40), 200 if math.isinf(hi) else min(math.ceil(hi * 40), 200))
+        inside.append(band[0] <= r["real"]["0.1"] <= band[1])
+    rows = {s.group: s for s in loco_band_coverage(recs, coverage=0.6) if s.backbone == "all"}
+    assert rows["all"].pairs == 18
+    assert rows["all"].coverage == pytest.approx(np.mean(inside))
+    # In-sample scoring (the factors fitted on every case) covers at least as much.
+    in_sample = band_coverage(with_band(recs, calibrate_band(recs, coverage=0.6)))[-1]
+    assert in_sample.group == "all" and in_sample.coverage >= rows["all"].coverage
+    with pytest.raises(ValueError, match="≥ 2 scoreable cases"):
+        loco_band_coverage(recs[:1])
+    with pytest.raises(ValueError, match="without case"):  # one drifting case: none left out
+        loco_band_coverage([*recs[:9], recs[9]])
+
+
+def test_band_coverage_splits_momentum_0_from_heavy_ball() -> None:
+    recs = [
+        _rec("a", "linear", 0.0, 40.0, 40),  # inside its point band
+        _rec("b", "linear", 0.9, 40.0, 80),  # outside
+        _rec("c", "drifting", 0.9, 40.0, 40),  # inside
+    ]
+    rows = {(s.backbone, s.group): s for s in band_coverage(recs)}
+    assert (rows[("all", "momentum 0")].pairs, rows[("all", "momentum 0")].coverage) == (1, 1.0)
+    assert (rows[("all", "heavy ball")].pairs, rows[("all", "heavy ball")].coverage) == (2, 0.5)
+    assert band_coverage(recs)[-1].group == "all"  # the pooled row stays last
+    assert rows[("all", "all")].pairs == 3

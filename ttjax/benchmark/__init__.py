@@ -11,6 +11,7 @@ from ._band import BandScore as BandScore
 from ._band import band_coverage as band_coverage
 from ._band import band_pairs as band_pairs
 from ._band import calibrate_band as calibrate_band
+from ._band import loco_band_coverage as loco_band_coverage
 from ._band import with_band as with_band
 from ._case import PAPER_EPS as PAPER_EPS
 from ._case import BenchmarkCase as BenchmarkCase
@@ -47,6 +48,7 @@ from ._relinearise import relinearised_variants as relinearised_variants
 from ._relinearise import variant_name as variant_name
 from ._relinearise import with_relinearised as with_relinearised
 from ._report import ALL_RUNS as ALL_RUNS
+from ._report import HEAVY_BALL as HEAVY_BALL
 from ._report import MOMENTUM_0 as MOMENTUM_0
 from ._report import format_variant_row as format_variant_row
 from ._report import momentum_rows as momentum_rows
@@ -79,6 +81,7 @@ from ._summary import with_variant as with_variant
 __all__ = [
     "ALL_RUNS",
     "FMNIST_TARGET",
+    "HEAVY_BALL",
     "MOMENTUM_0",
     "OBSERVE_STEPS",
     "PAPER_EPS",
@@ -121,6 +124,7 @@ __all__ = [
     "format_summary",
     "format_variant_row",
     "latest_records",
+    "loco_band_coverage",
     "loss_level_rows",
     "momentum_rows",
     "noise_floor",

@@ -26,6 +26,7 @@ from .._band import (
 from ..training_time import TrainingTimeStats
 from ._backbone_summary import _converged, record_regime
 from ._grid_v2 import backbone_label
+from ._report import HEAVY_BALL, MOMENTUM_0
 
 
 def _observed_regime(record: Mapping[str, Any]) -> str | None:
@@ -74,7 +75,10 @@ def calibrate_band(
     The records' ``predicted`` must be the calibrated drift model's (the default, observed).
 
     Example:
-        >>> recs = [{"key": str(i), "status": "ok", "linearity": {"regime": g},
+        >>> # Real Tε 7 … 13 against a prediction of 10 in each regime group: with 6 other
+        >>> # cases and coverage 0.5 the factors are the others' extremes, so the two
+        >>> # extreme cases of each group fall outside: 10 of 14 pairs inside.
+        >>> recs = [{"key": f"{g}{i}", "status": "ok", "linearity": {"regime": g},
         ...          "predicted": {"0.1": {"median": 10.0}}, "real": {"0.1": 10 + i}}
         ...         for i in range(-3, 4) for g in ("linear", "drifting")]
         >>> cal = calibrate_band(recs, coverage=0.5)
@@ -136,7 +140,8 @@ class BandScore:
 
     Attributes:
         backbone: ``model@image_size``, or ``"all"``; optimizer: ``gd``, ``sgd`` or ``"all"``;
-        group: ``linear``, ``other`` or ``"all"`` (the prediction's regime group).
+        group: ``linear``, ``other`` (the prediction's regime group), ``momentum 0``,
+            ``heavy ball`` (momentum > 0: the runs that carry most misses), or ``"all"``.
         pairs: (case, ε) pairs scored; coverage: the fraction with q05 ≤ Tε ≤ q95;
         median_width_T: median of (q95 − q05)/T; median_rel_error: median |T̂ε − Tε|/Tε.
     """
@@ -171,17 +176,24 @@ def band_coverage(records: Iterable[Mapping[str, Any]]) -> list[BandScore]:
         steps = float(case["hparams"]["steps"])
         label, opt = backbone_label(case["task"]), str(case["hparams"]["optimizer"])
         group = regime_group(regime)
+        moving = HEAVY_BALL if float(case["hparams"].get("momentum", 0.0)) > 0 else MOMENTUM_0
         for e, real in r["real"].items():
             if real is None:
                 continue
             p = r["predicted"][e]
             lo, hi, med = float(p["q05"]), float(p["q95"]), float(p["median"])
             score = (lo <= float(real) <= hi, (hi - lo) / steps, abs(med - real) / max(real, 1))
-            for key in ((label, opt, "all"), ("all", "all", group), ("all", "all", "all")):
+            for key in (
+                (label, opt, "all"),
+                ("all", "all", group),
+                ("all", "all", moving),
+                ("all", "all", "all"),
+            ):
                 rows[key].append(score)
     out = []
+    pooled = ("all", "all", "all")
     for (label, opt, group), scores in sorted(
-        rows.items(), key=lambda kv: (kv[0][0] == "all", kv[0])
+        rows.items(), key=lambda kv: (kv[0][0] == "all", kv[0] == pooled, kv[0])
     ):
         inside, width, rel = (np.asarray(v, dtype=np.float64) for v in zip(*scores, strict=True))
         out.append(
@@ -198,4 +210,55 @@ def band_coverage(records: Iterable[Mapping[str, Any]]) -> list[BandScore]:
     return out
 
 
-__all__ = ["BandScore", "band_coverage", "band_pairs", "calibrate_band", "with_band"]
+def loco_band_coverage(
+    records: Iterable[Mapping[str, Any]], *, coverage: float = 0.9
+) -> list[BandScore]:
+    """Leave-one-case-out coverage of the calibrated band: each scoreable case's band is
+    re-written (:func:`with_band`) with a calibration fitted (:func:`calibrate_band`) on the
+    *other* cases only, then all are scored together (:func:`band_coverage`, same rows).
+
+    Scoring the band on the records it was fitted on flatters it (each case helped set its
+    own factors); this is the estimate a user can make from one set of benchmark records,
+    without a held-out half. Pairs of one case are correlated, so cases, not pairs, are left
+    out.
+
+    Raises:
+        ValueError: fewer than two scoreable cases, or a regime group left without pairs once
+            a case is out (too few cases to cross-validate).
+
+    Example:
+        >>> # Real Tε 7 … 13 against a prediction of 10 in each regime group: with 6 other
+        >>> # cases and coverage 0.5 the factors are the others' extremes, so the two
+        >>> # extreme cases of each group fall outside: 10 of 14 pairs inside.
+        >>> recs = [{"key": f"{g}{i}", "status": "ok", "linearity": {"regime": g},
+        ...          "case": {"task": {"model": "tiny", "image_size": 8},
+        ...                   "hparams": {"optimizer": "gd", "steps": 40, "momentum": 0.0}},
+        ...          "predicted": {"0.1": {"median": 10.0, "q05": 10.0, "q95": 10.0}},
+        ...          "real": {"0.1": 10 + i}} for i in range(-3, 4) for g in ("linear", "drifting")]
+        >>> s = loco_band_coverage(recs, coverage=0.5)[-1]
+        >>> s.group, s.pairs, round(s.coverage, 3)
+        ('all', 14, 0.714)
+    """
+    records = list(records)
+    keys = sorted({str(r.get("key")) for r, _ in _scoreable(records)})
+    if len(keys) < 2:
+        raise ValueError(f"leave-one-case-out needs ≥ 2 scoreable cases, got {len(keys)}.")
+    scored = []
+    for key in keys:
+        others = [r for r in records if str(r.get("key")) != key]
+        try:
+            cal = calibrate_band(others, coverage=coverage, source=f"all but {key}")
+        except ValueError as err:
+            raise ValueError(f"leave-one-case-out without case {key}: {err}") from err
+        scored += with_band([r for r in records if str(r.get("key")) == key], cal)
+    return band_coverage(scored)
+
+
+__all__ = [
+    "BandScore",
+    "band_coverage",
+    "band_pairs",
+    "calibrate_band",
+    "loco_band_coverage",
+    "with_band",
+]

@@ -23,7 +23,10 @@ from ._summary import variant_rows
 ALL_RUNS = "all"
 """The ``runs`` value of a row scored on every record."""
 MOMENTUM_0 = "momentum 0"
-"""The ``runs`` value of a row scored on the records whose case has momentum 0 only."""
+"""The ``runs`` value of a row scored on the records whose case has momentum 0 only (and the
+:class:`ttjax.benchmark.BandScore` group of those runs)."""
+HEAVY_BALL = "heavy ball"
+"""The :class:`ttjax.benchmark.BandScore` group of the runs with momentum > 0."""
 
 
 def momentum_rows(
@@ -125,4 +128,11 @@ def _finite(doc: Any) -> Any:
     return doc
 
 
-__all__ = ["ALL_RUNS", "MOMENTUM_0", "format_variant_row", "momentum_rows", "write_table"]
+__all__ = [
+    "ALL_RUNS",
+    "HEAVY_BALL",
+    "MOMENTUM_0",
+    "format_variant_row",
+    "momentum_rows",
+    "write_table",
+]
