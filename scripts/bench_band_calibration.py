@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -34,6 +36,7 @@ from ttjax.benchmark import (
     case_split,
     latest_records,
     loco_band_coverage,
+    loco_with_band,
     read_records,
     with_band,
     write_table,
@@ -50,6 +53,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="benchmark records to score: their held-out cases")  # fmt: skip
     ap.add_argument("--coverage", type=float, default=0.9)
     ap.add_argument("--out", default="out/band_calibration")
+    ap.add_argument("--by-momentum", action="store_true",
+                    help="also fit one calibration per momentum group (0 / heavy ball) and "
+                         "score it (band 'by-mom', leave-one-case-out 'loco-mom')")  # fmt: skip
     ap.add_argument("--small", action="store_true", help="CI: the same (it reads records only)")
     args = ap.parse_args(argv)
 
@@ -64,14 +70,31 @@ def main(argv: list[str] | None = None) -> None:
         f"pairs): linear ×[{cal.linear[0]:.3f}, {cal.linear[1]:.3f}], other "
         f"×[{cal.other[0]:.3f}, {cal.other[1]:.3f}]; equals ttjax.BAND_CALIBRATION: {shipped}"
     )
+    by_momentum = {}  # momentum group → (its tuning records, the calibration fitted on them)
+    if args.by_momentum:
+        for moving in (False, True):
+            recs = [r for r in tune if _heavy_ball(r) is moving]
+            by_momentum[moving] = (recs, calibrate_band(recs, coverage=args.coverage))
+            c = by_momentum[moving][1]
+            print(f"  {'heavy ball' if moving else 'momentum 0'}: {c.cases} cases, linear "
+                  f"×[{c.linear[0]:.3f}, {c.linear[1]:.3f}], other "
+                  f"×[{c.other[0]:.3f}, {c.other[1]:.3f}]")  # fmt: skip
     rows = []
     for half, recs in (("heldout", held), ("tune", tune)):
         bands = [("model", recs), ("calibrated", with_band(recs, cal))]
         if not shipped:
             bands.append(("shipped", with_band(recs, BAND_CALIBRATION)))
+        if by_momentum:
+            mine = [(c, [r for r in recs if _heavy_ball(r) is m])
+                    for m, (_, c) in by_momentum.items()]  # fmt: skip
+            bands.append(("by-mom", [s for c, group in mine for s in with_band(group, c)]))
         scores = [(band, s) for band, scored in bands for s in band_coverage(scored)]
         if half == "tune":  # the honest tuning-half estimate: each case's band fitted without it
             scores += [("loco", s) for s in loco_band_coverage(tune, coverage=args.coverage)]
+            if by_momentum:
+                loco = [s for group, _ in by_momentum.values()
+                        for s in loco_with_band(group, coverage=args.coverage)]  # fmt: skip
+                scores += [("loco-mom", s) for s in band_coverage(loco)]
         rows += [{"half": half, "band": band, **dataclasses.asdict(s)} for band, s in scores]
 
     header = f"{'half':8} {'band':10} {'backbone':22} {'opt':4} {'group':10} {'pairs':>5} "
@@ -87,6 +110,10 @@ def main(argv: list[str] | None = None) -> None:
     doc = {
         "fitted": cal.to_dict(),
         "equals_shipped": shipped,
+        "fitted_by_momentum": {
+            ("heavy ball" if moving else "momentum 0"): c.to_dict()
+            for moving, (_, c) in by_momentum.items()
+        },
         "tune_records": args.tune,
         "heldout_records": args.heldout,
         "rows": rows,
@@ -94,6 +121,10 @@ def main(argv: list[str] | None = None) -> None:
     write_table(out, "band_calibration", rows, doc)
     _plot(rows, out / "band_calibration.png")
     print(f"wrote {out}/band_calibration.{{json,csv,png}}")
+
+
+def _heavy_ball(record: Mapping[str, Any]) -> bool:
+    return float(record["case"]["hparams"].get("momentum", 0.0)) > 0
 
 
 def _plot(rows: list[dict[str, object]], path: Path) -> None:

@@ -172,6 +172,31 @@ def test_band_calibration_script_refits_the_shipped_band(tmp_path: Path):
     assert pooled_cal["coverage"] >= pooled_model["coverage"]  # a calibrated band only widens
 
 
+def test_band_calibration_script_by_momentum_and_leave_one_case_out(tmp_path: Path):
+    """Several record files, one calibration per momentum group, leave-one-case-out rows: the
+    committed re-scored records (results/band_momentum) give the README's figures."""
+    tune = sorted(str(p) for p in (ROOT / "results" / "band_momentum").glob("tune*/*.jsonl"))
+    held = sorted(str(p) for p in (ROOT / "results" / "band_momentum").glob("held*/*.jsonl"))
+    assert len(tune) == 3 and len(held) == 2
+    _run("bench_band_calibration", tmp_path, "--tune", *tune, "--heldout", *held, "--by-momentum")
+    doc = json.loads((tmp_path / "band_calibration.json").read_text())
+    assert doc["equals_shipped"] is False  # refitted on 34 cases, not the shipped 13
+    assert set(doc["fitted_by_momentum"]) == {"momentum 0", "heavy ball"}
+    rows = {(r["half"], r["band"], r["backbone"], r["group"]): r for r in doc["rows"]
+            if r["optimizer"] == "all"}  # fmt: skip
+    for band in ("model", "calibrated", "shipped", "by-mom"):
+        pooled = rows["heldout", band, "all", "all"]
+        split = [rows["heldout", band, "all", g]["pairs"] for g in ("momentum 0", "heavy ball")]
+        assert pooled["pairs"] == sum(split) == 90  # 18 held-out cases × 5 ε
+    for band in ("loco", "loco-mom"):
+        assert rows["tune", band, "all", "all"]["pairs"] == 170  # 34 tuning cases × 5 ε
+    # Scored on its own fitting records the band looks better than leave-one-case-out says.
+    assert (
+        rows["tune", "calibrated", "all", "all"]["coverage"]
+        >= rows["tune", "loco", "all", "all"]["coverage"]
+    )
+
+
 def test_fig5_and_fig6_match_summarize(tmp_path: Path):
     records = read_records(RECORDS)
     summary = summarize(records, split=Split.ALL)

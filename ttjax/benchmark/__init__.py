@@ -12,6 +12,7 @@ from ._band import band_coverage as band_coverage
 from ._band import band_pairs as band_pairs
 from ._band import calibrate_band as calibrate_band
 from ._band import loco_band_coverage as loco_band_coverage
+from ._band import loco_with_band as loco_with_band
 from ._band import with_band as with_band
 from ._case import PAPER_EPS as PAPER_EPS
 from ._case import BenchmarkCase as BenchmarkCase
@@ -125,6 +126,7 @@ __all__ = [
     "format_variant_row",
     "latest_records",
     "loco_band_coverage",
+    "loco_with_band",
     "loss_level_rows",
     "momentum_rows",
     "noise_floor",

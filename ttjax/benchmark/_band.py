@@ -210,21 +210,42 @@ def band_coverage(records: Iterable[Mapping[str, Any]]) -> list[BandScore]:
     return out
 
 
-def loco_band_coverage(
+def loco_with_band(
     records: Iterable[Mapping[str, Any]], *, coverage: float = 0.9
-) -> list[BandScore]:
-    """Leave-one-case-out coverage of the calibrated band: each scoreable case's band is
-    re-written (:func:`with_band`) with a calibration fitted (:func:`calibrate_band`) on the
-    *other* cases only, then all are scored together (:func:`band_coverage`, same rows).
+) -> list[dict[str, Any]]:
+    """The scoreable records, each with its band re-written (:func:`with_band`) by a
+    calibration fitted (:func:`calibrate_band`) on the *other* cases only (leave one case out;
+    records of the same case key, e.g. one case run with two seeds, are left out together).
 
     Scoring the band on the records it was fitted on flatters it (each case helped set its
     own factors); this is the estimate a user can make from one set of benchmark records,
-    without a held-out half. Pairs of one case are correlated, so cases, not pairs, are left
-    out.
+    without a held-out half. :func:`loco_band_coverage` scores it.
 
     Raises:
         ValueError: fewer than two scoreable cases, or a regime group left without pairs once
             a case is out (too few cases to cross-validate).
+    """
+    records = list(records)
+    keys = sorted({str(r.get("key")) for r, _ in _scoreable(records)})
+    if len(keys) < 2:
+        raise ValueError(f"leave-one-case-out needs ≥ 2 scoreable cases, got {len(keys)}.")
+    scored = []
+    for key in keys:
+        others = [r for r in records if str(r.get("key")) != key]
+        try:
+            cal = calibrate_band(others, coverage=coverage, source=f"all but {key}")
+        except ValueError as err:
+            raise ValueError(f"leave-one-case-out without case {key}: {err}") from err
+        mine = [r for r, _ in _scoreable(records) if str(r.get("key")) == key]
+        scored += with_band(mine, cal)
+    return scored
+
+
+def loco_band_coverage(
+    records: Iterable[Mapping[str, Any]], *, coverage: float = 0.9
+) -> list[BandScore]:
+    """:func:`band_coverage` of :func:`loco_with_band`: the leave-one-case-out coverage of
+    the calibrated band, with the same rows.
 
     Example:
         >>> # Real Tε 7 … 13 against a prediction of 10 in each regime group: with 6 other
@@ -239,19 +260,7 @@ def loco_band_coverage(
         >>> s.group, s.pairs, round(s.coverage, 3)
         ('all', 14, 0.714)
     """
-    records = list(records)
-    keys = sorted({str(r.get("key")) for r, _ in _scoreable(records)})
-    if len(keys) < 2:
-        raise ValueError(f"leave-one-case-out needs ≥ 2 scoreable cases, got {len(keys)}.")
-    scored = []
-    for key in keys:
-        others = [r for r in records if str(r.get("key")) != key]
-        try:
-            cal = calibrate_band(others, coverage=coverage, source=f"all but {key}")
-        except ValueError as err:
-            raise ValueError(f"leave-one-case-out without case {key}: {err}") from err
-        scored += with_band([r for r in records if str(r.get("key")) == key], cal)
-    return band_coverage(scored)
+    return band_coverage(loco_with_band(records, coverage=coverage))
 
 
 __all__ = [
@@ -260,5 +269,6 @@ __all__ = [
     "band_pairs",
     "calibrate_band",
     "loco_band_coverage",
+    "loco_with_band",
     "with_band",
 ]
