@@ -3,6 +3,7 @@ from the tuning records, the band's algebra, and its use by predict, the benchma
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import types
@@ -23,6 +24,7 @@ from ttjax.benchmark import (
     band_pairs,
     calibrate_band,
     case_split,
+    latest_records,
     loco_band_coverage,
     read_records,
     with_band,
@@ -272,3 +274,46 @@ def test_band_coverage_splits_momentum_0_from_heavy_ball() -> None:
     assert (rows[("all", "heavy ball")].pairs, rows[("all", "heavy ball")].coverage) == (2, 0.5)
     assert band_coverage(recs)[-1].group == "all"  # the pooled row stays last
     assert rows[("all", "all")].pairs == 3
+
+
+def test_shipped_heldout_coverage_is_measured_on_the_committed_records() -> None:
+    """BAND_CALIBRATION.heldout is what band_coverage gives for the shipped factors on the
+    committed held-out records, per momentum group."""
+    files = [ROOT / "results" / "bench_v3_heldout_path.jsonl"]
+    files += sorted((ROOT / "results" / "band_momentum").glob("heldout*/closed_loop.jsonl"))
+    held = [r for f in files for r in latest_records(read_records(f))
+            if case_split(r["key"]) is Split.HELDOUT]  # fmt: skip
+    rows = {s.group: s for s in band_coverage(with_band(held, BAND_CALIBRATION))
+            if s.backbone == "all"}  # fmt: skip
+    assert {g for g, _, _ in BAND_CALIBRATION.heldout} == {"momentum 0", "heavy ball"}
+    for group, coverage, pairs in BAND_CALIBRATION.heldout:
+        assert rows[group].pairs == pairs
+        assert rows[group].coverage == pytest.approx(coverage, abs=1e-12)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_prediction_says_when_its_band_fell_short_held_out(momentum: float) -> None:
+    """A heavy-ball prediction carries the band's held-out coverage of its momentum group and
+    says in its warning that it fell short; a momentum-0 one (95% held out) does not."""
+    p = _problem()
+    hp = Hyperparams(lr=0.3 * max_stable_lr(p, Hyperparams(lr=1.0, momentum=momentum)),
+                     momentum=momentum, steps=30)  # fmt: skip
+    ntk = types.SimpleNamespace(theta=p.theta, f0=p.f0, features=None)
+    common = dict(key=jax.random.key(0), observation=_observation([1.0, 0.99]))
+    pred = predict_from_ntk(ntk, np.asarray(p.labels), hp, **common)
+    assert pred.linearity["regime"] == "linear"
+    held = pred.linearity["band_calibration"]["heldout_coverage"]
+    group = "heavy ball" if momentum else "momentum 0"
+    want = next((c, n) for g, c, n in BAND_CALIBRATION.heldout if g == group)
+    assert (held["group"], held["coverage"], held["pairs"]) == (group, *want)
+    warning = pred.linearity["warning"]
+    if momentum:
+        assert warning is not None and "Heavy ball" in warning and "68%" in warning
+    else:
+        assert warning is None
+    # A calibration without held-out figures says nothing more.
+    bare = dataclasses.replace(BAND_CALIBRATION, heldout=())
+    quiet = predict_from_ntk(ntk, np.asarray(p.labels), hp, band=bare, **common)
+    assert quiet.linearity["band_calibration"]["heldout_coverage"] is None
+    assert quiet.linearity["warning"] is None
+    json.dumps(pred.linearity)  # JSON-friendly

@@ -50,6 +50,23 @@ def regime_group(regime: str) -> str:
     return LINEAR if regime == LINEAR else OTHER
 
 
+MOMENTUM_GROUPS = ("momentum 0", "heavy ball")
+"""The momentum groups of :attr:`BandCalibration.heldout`: momentum 0, and momentum > 0."""
+SHORTFALL = 0.1
+"""How far below its nominal coverage a band's held-out coverage may fall before the
+prediction's warning says so."""
+
+
+def momentum_group(momentum: float) -> str:
+    """``"momentum 0"`` or ``"heavy ball"`` (momentum > 0).
+
+    Example:
+        >>> momentum_group(0.0), momentum_group(0.9)
+        ('momentum 0', 'heavy ball')
+    """
+    return MOMENTUM_GROUPS[1] if float(momentum) > 0.0 else MOMENTUM_GROUPS[0]
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class BandCalibration:
     """Multiplicative factors (low, high) on the predicted Tε median, per regime group.
@@ -63,6 +80,11 @@ class BandCalibration:
         coverage: the nominal probability that real Tε lands in the band (0.9: 5–95%).
         drift: the drift model whose predictions were calibrated.
         source: where the residuals came from.
+        heldout: the coverage this calibration *reached* on held-out real runs, per momentum
+            group: (group, coverage, pairs) with group in :data:`MOMENTUM_GROUPS`
+            (``"momentum 0"``, ``"heavy ball"``); empty when not measured. Reported with each
+            prediction (``linearity.band_calibration.heldout_coverage``) and, when it falls short of
+            ``coverage`` by more than :data:`SHORTFALL`, said in the warning.
 
     Example:
         >>> cal = BandCalibration(linear=(0.5, 2.0), other=(0.1, 5.0), pairs=(20, 20),
@@ -78,15 +100,22 @@ class BandCalibration:
     coverage: float = 0.9
     drift: DriftModel = DriftModel.OBSERVED
     source: str = ""
+    heldout: tuple[tuple[str, float, int], ...] = ()
 
     def factors(self, regime: str) -> tuple[float, float]:
         """The (low, high) factors of a prediction's regime."""
         return self.linear if regime_group(regime) == LINEAR else self.other
 
+    def heldout_coverage(self, momentum: float) -> tuple[float, int] | None:
+        """(coverage, pairs) measured on held-out runs of ``momentum``'s group, or None."""
+        group = momentum_group(momentum)
+        return next(((c, n) for g, c, n in self.heldout if g == group), None)
+
     def to_dict(self) -> dict[str, object]:
         """JSON-friendly dict (an open end, factor 0 or ∞, is written null)."""
         d = dataclasses.asdict(self)
         d["drift"] = self.drift.value
+        d["heldout"] = {g: {"coverage": c, "pairs": n} for g, c, n in self.heldout}
         d["linear"], d["other"] = _json_factors(self.linear), _json_factors(self.other)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
@@ -204,6 +233,7 @@ def calibrate(
     regime: str,
     steps: int,
     calibration: BandCalibration,
+    momentum: float = 0.0,
 ) -> tuple[dict[float, TrainingTimeStats], dict[str, Float[np.ndarray, " T1"]], dict[str, object]]:
     """The loss-curve Tε statistics and the loss curve with the calibrated band, and its JSON
     summary.
@@ -231,12 +261,16 @@ def calibrate(
         bounds = [stretched(curves["loss"], f) for f in factors]
         out_curves["loss_q05"] = np.minimum.reduce([curves["loss_q05"], *bounds])
         out_curves["loss_q95"] = np.maximum.reduce([curves["loss_q95"], *bounds])
-    return out_tt, out_curves, band_info(calibration, regime)
+    return out_tt, out_curves, band_info(calibration, regime, momentum=momentum)
 
 
-def band_info(calibration: BandCalibration, regime: str) -> dict[str, object]:
-    """The JSON summary of the calibration applied to a prediction of ``regime``
-    (``linearity.band_calibration``): its group, that group's factors, the provenance.
+def band_info(
+    calibration: BandCalibration, regime: str, *, momentum: float = 0.0
+) -> dict[str, object]:
+    """The JSON summary of the calibration applied to a prediction of ``regime`` and
+    ``momentum`` (``linearity.band_calibration``): its group, that group's factors, the
+    provenance, and the coverage the band reached on held-out runs of the same momentum group
+    (``heldout_coverage``: {group, coverage, pairs}, null when not measured).
 
     Example:
         >>> cal = BandCalibration(linear=(0.5, 2.0), other=(0.2, 5.0), pairs=(9, 8),
@@ -245,10 +279,16 @@ def band_info(calibration: BandCalibration, regime: str) -> dict[str, object]:
         >>> info["group"], info["factors"], info["pairs"]
         ('other', [0.2, 5.0], [9, 8])
     """
+    measured = calibration.heldout_coverage(momentum)
+    heldout = None
+    if measured is not None:
+        heldout = {"group": momentum_group(momentum), "coverage": measured[0], "pairs": measured[1]}
+    kept = (LINEAR, OTHER, "heldout")
     return {
         "group": regime_group(regime),
         "factors": _json_factors(calibration.factors(regime)),
-        **{k: v for k, v in calibration.to_dict().items() if k not in (LINEAR, OTHER)},
+        **{k: v for k, v in calibration.to_dict().items() if k not in kept},
+        "heldout_coverage": heldout,
     }
 
 
@@ -259,16 +299,22 @@ BAND_CALIBRATION = BandCalibration(
     cases=(7, 6),
     source="benchmark v2, tuning half: the 13 cases whose real run converged "
     "(results/bench_v2_tune_cheap.jsonl)",
+    heldout=(("momentum 0", 0.95, 100), ("heavy ball", 0.675, 80)),
 )
 """The default calibration: fitted by ``scripts/bench_band_calibration.py`` on the tuning
 half of benchmark v2 (``results/bench_v2_tune_cheap.jsonl``; a test re-fits it from that
-file and checks these numbers)."""
+file and checks these numbers). ``heldout``: its coverage on the 36 held-out records of
+``results/bench_v3_heldout_path.jsonl`` and ``results/band_momentum/heldout*/`` (the same 18
+cases run with two sets of pretrained weights; a test recomputes it): 95% of the momentum-0
+pairs, 67.5% of the heavy-ball ones — the heavy-ball band over-promises."""
 
 
 __all__ = [
     "BAND_CALIBRATION",
     "LINEAR",
+    "MOMENTUM_GROUPS",
     "OTHER",
+    "SHORTFALL",
     "BandCalibration",
     "band_info",
     "calibrate",
@@ -276,6 +322,7 @@ __all__ = [
     "conformal_factors",
     "fit_band_calibration",
     "log_ratio",
+    "momentum_group",
     "regime_group",
     "stretched",
 ]

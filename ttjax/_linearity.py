@@ -22,6 +22,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+from ._band import SHORTFALL
 from .dynamics import DriftModel, Trajectories
 from .training_time import TrainingTimeStats, eps_key
 
@@ -157,6 +158,30 @@ def report(
 
 
 def _warning(regime: str, info: dict[str, Any]) -> str | None:
+    caveat = _band_caveat(info.get("band_calibration"))
+    regime_line = _regime_warning(regime, info)
+    lines = [w for w in (regime_line, caveat) if w]
+    return " ".join(lines) if lines else None
+
+
+def _band_caveat(band: dict[str, Any] | None) -> str | None:
+    """A sentence when the calibrated band fell short of its nominal coverage on held-out
+    real runs of this prediction's momentum group (``band_calibration.heldout_coverage``)."""
+    heldout = None if band is None else band.get("heldout_coverage")
+    if band is None or heldout is None:
+        return None
+    nominal = float(band["coverage"])
+    if heldout["coverage"] >= nominal - SHORTFALL:
+        return None
+    return (
+        f"{heldout['group'].capitalize()}: on held-out benchmark runs this calibrated band held "
+        f"only {heldout['coverage']:.0%} of the real Tε ({heldout['pairs']} pairs; nominal "
+        f"{nominal:.0%}) — such runs went much faster than predicted or blew up; treat the "
+        "band as optimistic."
+    )
+
+
+def _regime_warning(regime: str, info: dict[str, Any]) -> str | None:
     if regime in ("linear", "unobserved"):
         return None
     edge = info.get("batch_edge_ratio")

@@ -132,8 +132,9 @@ def predict(
     calibrated = observation is not None and criterion is Criterion.LOSS
     if band is not None and calibrated and dynamics.drift is band.drift:
         tt, curves, band_info = calibrate(
-            tt, curves, regime=regime, steps=hparams.steps, calibration=band
-        )
+            tt, curves, regime=regime, steps=hparams.steps, calibration=band,
+            momentum=hparams.momentum,
+        )  # fmt: skip
     linearity = _linearity.report(
         band_calibration=band_info,
         batch_edge_ratio=edge,

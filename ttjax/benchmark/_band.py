@@ -127,7 +127,9 @@ def with_band(
                 q95=float(s["q95"]),
             )
             predicted[e] = calibrated_stats(stats, factors=factors, steps=steps).to_dict()
-        info = band_info(calibration, regime)
+        info = band_info(
+            calibration, regime, momentum=float(r["case"]["hparams"].get("momentum", 0.0))
+        )
         linearity = {**(r.get("linearity") or {}), "band_calibration": info}
         out.append({**r, "predicted": predicted, "linearity": linearity})
     return out
