@@ -174,10 +174,11 @@ def _band_caveat(band: dict[str, Any] | None) -> str | None:
     if heldout["coverage"] >= nominal - SHORTFALL:
         return None
     return (
-        f"{heldout['group'].capitalize()}: on held-out benchmark runs this calibrated band held "
-        f"only {heldout['coverage']:.0%} of the real Tε ({heldout['pairs']} pairs; nominal "
-        f"{nominal:.0%}) — such runs went much faster than predicted or blew up; treat the "
-        "band as optimistic."
+        f"{heldout['group'].capitalize()}: on held-out benchmark runs of this kind the "
+        f"calibrated band held only {heldout['coverage']:.0%} of the real Tε "
+        f"({heldout['pairs']} pairs; nominal {nominal:.0%}): such runs leave the linearised "
+        "path more often (faster or slower than predicted, or blowing up); treat the band as "
+        "optimistic."
     )
 
 
