@@ -50,8 +50,13 @@ def regime_group(regime: str) -> str:
     return LINEAR if regime == LINEAR else OTHER
 
 
-MOMENTUM_GROUPS = ("momentum 0", "heavy ball")
-"""The momentum groups of :attr:`BandCalibration.heldout`: momentum 0, and momentum > 0."""
+MOMENTUM_0 = "momentum 0"
+"""The momentum group of the runs without momentum."""
+HEAVY_BALL = "heavy ball"
+"""The momentum group of the runs with heavy-ball momentum > 0."""
+MOMENTUM_GROUPS = (MOMENTUM_0, HEAVY_BALL)
+"""The momentum groups of :attr:`BandCalibration.heldout` (and of the benchmark's band and
+variant tables): momentum 0, and momentum > 0."""
 SHORTFALL = 0.1
 """How far below its nominal coverage a band's held-out coverage may fall before the
 prediction's warning says so."""
@@ -64,7 +69,7 @@ def momentum_group(momentum: float) -> str:
         >>> momentum_group(0.0), momentum_group(0.9)
         ('momentum 0', 'heavy ball')
     """
-    return MOMENTUM_GROUPS[1] if float(momentum) > 0.0 else MOMENTUM_GROUPS[0]
+    return HEAVY_BALL if float(momentum) > 0.0 else MOMENTUM_0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -299,7 +304,7 @@ BAND_CALIBRATION = BandCalibration(
     cases=(7, 6),
     source="benchmark v2, tuning half: the 13 cases whose real run converged "
     "(results/bench_v2_tune_cheap.jsonl)",
-    heldout=(("momentum 0", 0.95, 100), ("heavy ball", 0.675, 80)),
+    heldout=((MOMENTUM_0, 0.95, 100), (HEAVY_BALL, 0.675, 80)),
 )
 """The default calibration: fitted by ``scripts/bench_band_calibration.py`` on the tuning
 half of benchmark v2 (``results/bench_v2_tune_cheap.jsonl``; a test re-fits it from that
@@ -311,7 +316,9 @@ pairs, 67.5% of the heavy-ball ones — the heavy-ball band over-promises."""
 
 __all__ = [
     "BAND_CALIBRATION",
+    "HEAVY_BALL",
     "LINEAR",
+    "MOMENTUM_0",
     "MOMENTUM_GROUPS",
     "OTHER",
     "SHORTFALL",

@@ -21,12 +21,12 @@ from .._band import (
     band_info,
     calibrated_stats,
     fit_band_calibration,
+    momentum_group,
     regime_group,
 )
 from ..training_time import TrainingTimeStats
 from ._backbone_summary import _converged, record_regime
 from ._grid_v2 import backbone_label
-from ._report import HEAVY_BALL, MOMENTUM_0
 
 
 def _observed_regime(record: Mapping[str, Any]) -> str | None:
@@ -178,7 +178,7 @@ def band_coverage(records: Iterable[Mapping[str, Any]]) -> list[BandScore]:
         steps = float(case["hparams"]["steps"])
         label, opt = backbone_label(case["task"]), str(case["hparams"]["optimizer"])
         group = regime_group(regime)
-        moving = HEAVY_BALL if float(case["hparams"].get("momentum", 0.0)) > 0 else MOMENTUM_0
+        moving = momentum_group(float(case["hparams"].get("momentum", 0.0)))
         for e, real in r["real"].items():
             if real is None:
                 continue

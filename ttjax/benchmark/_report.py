@@ -18,15 +18,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._band import HEAVY_BALL, MOMENTUM_0
 from ._summary import variant_rows
 
 ALL_RUNS = "all"
 """The ``runs`` value of a row scored on every record."""
-MOMENTUM_0 = "momentum 0"
-"""The ``runs`` value of a row scored on the records whose case has momentum 0 only (and the
-:class:`ttjax.benchmark.BandScore` group of those runs)."""
-HEAVY_BALL = "heavy ball"
-"""The :class:`ttjax.benchmark.BandScore` group of the runs with momentum > 0."""
 
 
 def momentum_rows(
