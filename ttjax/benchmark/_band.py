@@ -75,10 +75,7 @@ def calibrate_band(
     The records' ``predicted`` must be the calibrated drift model's (the default, observed).
 
     Example:
-        >>> # Real Tε 7 … 13 against a prediction of 10 in each regime group: with 6 other
-        >>> # cases and coverage 0.5 the factors are the others' extremes, so the two
-        >>> # extreme cases of each group fall outside: 10 of 14 pairs inside.
-        >>> recs = [{"key": f"{g}{i}", "status": "ok", "linearity": {"regime": g},
+        >>> recs = [{"key": str(i), "status": "ok", "linearity": {"regime": g},
         ...          "predicted": {"0.1": {"median": 10.0}}, "real": {"0.1": 10 + i}}
         ...         for i in range(-3, 4) for g in ("linear", "drifting")]
         >>> cal = calibrate_band(recs, coverage=0.5)
