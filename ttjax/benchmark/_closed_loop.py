@@ -113,11 +113,28 @@ def closed_loop_variants(
     """Tε statistics of every variant of the module docstring, from one observation of
     ``max(observe)`` real steps (recorded with ``gradient=True``) of the prepared case ``prep``
     (:func:`ttjax.benchmark.prepare_case`)."""
+    return _variants(prep, observation, observe=observe, eps=eps, paths=paths, key=key,
+                     alignments=alignments)[0]  # fmt: skip
+
+
+def _variants(
+    prep: Any,
+    observation: Any,
+    *,
+    observe: Sequence[int],
+    eps: Sequence[float],
+    paths: int,
+    key: PRNGKey,
+    alignments: Sequence[float | None],
+) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, dict[str, Any]]]:
+    """:func:`closed_loop_variants`, and the ``linearity`` block of each ``observed@K``
+    prediction (the shipped default's flags, for the record)."""
     from ..dynamics import DEFAULT_DYNAMICS, DriftModel
     from ..predict import predict
 
     problem, hp = prep.problem, prep.hparams
     variants: dict[str, dict[str, dict[str, float]]] = {}
+    linearity: dict[str, dict[str, Any]] = {}
     for k in observe:
         obs = observation.first(k)
         models = {f"{d.value}@{k}": dataclasses.replace(DEFAULT_DYNAMICS, drift=d)
@@ -130,6 +147,8 @@ def closed_loop_variants(
             pred = predict(problem, hp, dynamics=dyn, paths=paths, key=key, eps=eps,
                            observation=obs, band=None)  # fmt: skip
             variants[name] = {eps_key(e): s.to_dict() for e, s in pred.training_time.items()}
+            if dyn.drift is DriftModel.OBSERVED:
+                linearity[name] = pred.linearity
         if hp.momentum == 0 and obs.outputs is not None and k < hp.steps:
             kappa = float(obs.kernel_scale[-1])
             try:
@@ -142,7 +161,7 @@ def closed_loop_variants(
             variants[f"restart@{k}"] = {
                 eps_key(e): _stats(epsilon_training_time(curves, e)) for e in eps
             }
-    return variants
+    return variants, linearity
 
 
 def evaluate_closed_loop(
@@ -167,8 +186,6 @@ def evaluate_closed_loop(
         >>> #               evaluate=functools.partial(evaluate_closed_loop, observe=(4, 8)))
     """
     from .._convergence import classify_run
-    from ..dynamics import DEFAULT_DYNAMICS
-    from ..predict import predict
     from ..train import finetune, observe_steps
 
     if not observe or min(observe) < 2:
@@ -178,7 +195,7 @@ def evaluate_closed_loop(
     k_time, k_dyn = prep.prediction_keys()
     obs = observe_steps(prep.model, prep.task, prep.hparams, key=k_time, steps=ks[-1],
                         gradient=True)  # fmt: skip
-    variants = closed_loop_variants(prep, obs, observe=ks, eps=case.eps, paths=case.paths,
+    variants, linearity = _variants(prep, obs, observe=ks, eps=case.eps, paths=case.paths,
                                     key=k_dyn, alignments=alignments)  # fmt: skip
     if reuse_real is None:
         real = finetune(prep.model, prep.task, prep.hparams, key=prep.k_train, progress=False)
@@ -187,15 +204,9 @@ def evaluate_closed_loop(
     else:
         real_loss = np.asarray(reuse_real["curves"]["real_loss"], np.float64)
         curves = {k: reuse_real["curves"][k] for k in ("real_loss", "real_error")}
-    shipped_k = 4 if 4 in ks else ks[0]
-    default = variants[f"observed@{shipped_k}"]
-    # The shipped prediction's flags (regime, …), as `ttjax benchmark` records keep them, so
-    # that the calibrated band can be fitted and scored on these records too.
-    shipped = predict(prep.problem, prep.hparams, dynamics=DEFAULT_DYNAMICS, paths=case.paths,
-                      key=k_dyn, eps=case.eps, observation=obs.first(shipped_k),
-                      band=None)  # fmt: skip
+    shipped = f"observed@{4 if 4 in ks else ks[0]}"
     return {
-        "predicted": default,
+        "predicted": variants[shipped],
         "real_plateaued": plateaued(real_loss),
         "predicted_variants": variants,
         "real": {eps_key(e): int(epsilon_training_time(real_loss, e)) for e in case.eps},
@@ -204,7 +215,9 @@ def evaluate_closed_loop(
         "curves": curves,
         "hparams_resolved": prep.hparams.to_dict(),
         "max_stable_lr": prep.max_stable_lr,
-        "linearity": {k: v for k, v in shipped.linearity.items() if k in _LINEARITY_KEYS},
+        # The shipped prediction's flags (regime, …), as `ttjax benchmark` records keep them,
+        # so that the calibrated band can be fitted and scored on these records too.
+        "linearity": {k: v for k, v in linearity[shipped].items() if k in _LINEARITY_KEYS},
         "closed_loop": {
             "observe": ks,
             "alignments": list(alignments),
