@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ import matplotlib.pyplot as plt
 
 from ttjax import BAND_CALIBRATION
 from ttjax.benchmark import (
+    MOMENTUM_GROUPS,
     Split,
     band_coverage,
     calibrate_band,
@@ -37,7 +37,9 @@ from ttjax.benchmark import (
     latest_records,
     loco_band_coverage,
     loco_with_band,
+    momentum_group,
     read_records,
+    record_momentum,
     with_band,
     write_table,
 )
@@ -70,30 +72,27 @@ def main(argv: list[str] | None = None) -> None:
         f"pairs): linear ×[{cal.linear[0]:.3f}, {cal.linear[1]:.3f}], other "
         f"×[{cal.other[0]:.3f}, {cal.other[1]:.3f}]; equals ttjax.BAND_CALIBRATION: {shipped}"
     )
-    by_momentum = {}  # momentum group → (its tuning records, the calibration fitted on them)
+    by_momentum = {}  # momentum group → the calibration fitted on its tuning records
     if args.by_momentum:
-        for moving in (False, True):
-            recs = [r for r in tune if _heavy_ball(r) is moving]
-            by_momentum[moving] = (recs, calibrate_band(recs, coverage=args.coverage))
-            c = by_momentum[moving][1]
-            print(f"  {'heavy ball' if moving else 'momentum 0'}: {c.cases} cases, linear "
-                  f"×[{c.linear[0]:.3f}, {c.linear[1]:.3f}], other "
-                  f"×[{c.other[0]:.3f}, {c.other[1]:.3f}]")  # fmt: skip
+        for group in MOMENTUM_GROUPS:
+            c = calibrate_band(_in(tune, group), coverage=args.coverage)
+            by_momentum[group] = c
+            print(f"  {group}: {c.cases} cases, linear ×[{c.linear[0]:.3f}, {c.linear[1]:.3f}], "
+                  f"other ×[{c.other[0]:.3f}, {c.other[1]:.3f}]")  # fmt: skip
     rows = []
     for half, recs in (("heldout", held), ("tune", tune)):
         bands = [("model", recs), ("calibrated", with_band(recs, cal))]
         if not shipped:
             bands.append(("shipped", with_band(recs, BAND_CALIBRATION)))
         if by_momentum:
-            mine = [(c, [r for r in recs if _heavy_ball(r) is m])
-                    for m, (_, c) in by_momentum.items()]  # fmt: skip
-            bands.append(("by-mom", [s for c, group in mine for s in with_band(group, c)]))
+            bands.append(("by-mom", [s for group, c in by_momentum.items()
+                                     for s in with_band(_in(recs, group), c)]))  # fmt: skip
         scores = [(band, s) for band, scored in bands for s in band_coverage(scored)]
         if half == "tune":  # the honest tuning-half estimate: each case's band fitted without it
             scores += [("loco", s) for s in loco_band_coverage(tune, coverage=args.coverage)]
             if by_momentum:
-                loco = [s for group, _ in by_momentum.values()
-                        for s in loco_with_band(group, coverage=args.coverage)]  # fmt: skip
+                loco = [s for g in by_momentum
+                        for s in loco_with_band(_in(tune, g), coverage=args.coverage)]  # fmt: skip
                 scores += [("loco-mom", s) for s in band_coverage(loco)]
         rows += [{"half": half, "band": band, **dataclasses.asdict(s)} for band, s in scores]
 
@@ -110,10 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     doc = {
         "fitted": cal.to_dict(),
         "equals_shipped": shipped,
-        "fitted_by_momentum": {
-            ("heavy ball" if moving else "momentum 0"): c.to_dict()
-            for moving, (_, c) in by_momentum.items()
-        },
+        "fitted_by_momentum": {group: c.to_dict() for group, c in by_momentum.items()},
         "tune_records": args.tune,
         "heldout_records": args.heldout,
         "rows": rows,
@@ -123,8 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {out}/band_calibration.{{json,csv,png}}")
 
 
-def _heavy_ball(record: Mapping[str, Any]) -> bool:
-    return float(record["case"]["hparams"].get("momentum", 0.0)) > 0
+def _in(records: list[dict[str, Any]], group: str) -> list[dict[str, Any]]:
+    """The records whose case is in momentum group ``group``."""
+    return [r for r in records if momentum_group(record_momentum(r)) == group]
 
 
 def _plot(rows: list[dict[str, object]], path: Path) -> None:

@@ -7,6 +7,7 @@ for the ``small_cnn`` source model.
 
 from ._backbone_summary import BackboneRow as BackboneRow
 from ._backbone_summary import plateaued as plateaued
+from ._backbone_summary import record_momentum as record_momentum
 from ._band import BandScore as BandScore
 from ._band import band_coverage as band_coverage
 from ._band import band_pairs as band_pairs
@@ -51,7 +52,9 @@ from ._relinearise import with_relinearised as with_relinearised
 from ._report import ALL_RUNS as ALL_RUNS
 from ._report import HEAVY_BALL as HEAVY_BALL
 from ._report import MOMENTUM_0 as MOMENTUM_0
+from ._report import MOMENTUM_GROUPS as MOMENTUM_GROUPS
 from ._report import format_variant_row as format_variant_row
+from ._report import momentum_group as momentum_group
 from ._report import momentum_rows as momentum_rows
 from ._report import write_table as write_table
 from ._run import PreparedCase as PreparedCase
@@ -84,6 +87,7 @@ __all__ = [
     "FMNIST_TARGET",
     "HEAVY_BALL",
     "MOMENTUM_0",
+    "MOMENTUM_GROUPS",
     "OBSERVE_STEPS",
     "PAPER_EPS",
     "REFERENCE_MODELS",
@@ -128,6 +132,7 @@ __all__ = [
     "loco_band_coverage",
     "loco_with_band",
     "loss_level_rows",
+    "momentum_group",
     "momentum_rows",
     "noise_floor",
     "noise_floor_rows",
@@ -137,6 +142,7 @@ __all__ = [
     "prepare_case",
     "pretrain",
     "read_records",
+    "record_momentum",
     "relinearised_variants",
     "resolve_weights",
     "resolved_hparams",

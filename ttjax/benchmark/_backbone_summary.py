@@ -102,6 +102,17 @@ def record_regime(record: Mapping[str, Any]) -> str | None:
     return (record.get("linearity") or {}).get("regime")
 
 
+def record_momentum(record: Mapping[str, Any]) -> float:
+    """The heavy-ball momentum of a record's case (0 when its hyper-parameters omit it).
+
+    Example:
+        >>> record_momentum({"case": {"hparams": {"momentum": 0.9}}}), record_momentum(
+        ...     {"case": {"hparams": {}}})
+        (0.9, 0.0)
+    """
+    return float(record["case"]["hparams"].get("momentum", 0.0))
+
+
 def _flagged(record: Mapping[str, Any]) -> bool:
     return record_regime(record) not in (None, "linear", "unobserved")
 

@@ -25,7 +25,7 @@ from .._band import (
     regime_group,
 )
 from ..training_time import TrainingTimeStats
-from ._backbone_summary import _converged, record_regime
+from ._backbone_summary import _converged, record_momentum, record_regime
 from ._grid_v2 import backbone_label
 
 
@@ -124,9 +124,7 @@ def with_band(
                 q95=float(s["q95"]),
             )
             predicted[e] = calibrated_stats(stats, factors=factors, steps=steps).to_dict()
-        info = band_info(
-            calibration, regime, momentum=float(r["case"]["hparams"].get("momentum", 0.0))
-        )
+        info = band_info(calibration, regime, momentum=record_momentum(r))
         linearity = {**(r.get("linearity") or {}), "band_calibration": info}
         out.append({**r, "predicted": predicted, "linearity": linearity})
     return out
@@ -175,7 +173,7 @@ def band_coverage(records: Iterable[Mapping[str, Any]]) -> list[BandScore]:
         steps = float(case["hparams"]["steps"])
         label, opt = backbone_label(case["task"]), str(case["hparams"]["optimizer"])
         group = regime_group(regime)
-        moving = momentum_group(float(case["hparams"].get("momentum", 0.0)))
+        moving = momentum_group(record_momentum(r))
         for e, real in r["real"].items():
             if real is None:
                 continue

@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._band import HEAVY_BALL, MOMENTUM_0
+from .._band import HEAVY_BALL, MOMENTUM_0, MOMENTUM_GROUPS, momentum_group
+from ._backbone_summary import record_momentum
 from ._summary import variant_rows
 
 ALL_RUNS = "all"
@@ -45,7 +46,7 @@ def momentum_rows(
     """
     records = list(records)
     rows = [{"runs": ALL_RUNS, **r} for r in variant_rows(records, variants)]
-    still = [r for r in records if float(r["case"]["hparams"].get("momentum", 0.0)) == 0.0]
+    still = [r for r in records if momentum_group(record_momentum(r)) == MOMENTUM_0]
     names = variants if momentum0_variants is None else momentum0_variants
     rows += [{"runs": MOMENTUM_0, **r} for r in variant_rows(still, names)]
     return rows
@@ -128,7 +129,9 @@ __all__ = [
     "ALL_RUNS",
     "HEAVY_BALL",
     "MOMENTUM_0",
+    "MOMENTUM_GROUPS",
     "format_variant_row",
+    "momentum_group",
     "momentum_rows",
     "write_table",
 ]
