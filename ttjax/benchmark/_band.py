@@ -222,19 +222,19 @@ def loco_with_band(
         ValueError: fewer than two scoreable cases, or a regime group left without pairs once
             a case is out (too few cases to cross-validate).
     """
-    records = list(records)
-    keys = sorted({str(r.get("key")) for r, _ in _scoreable(records)})
-    if len(keys) < 2:
-        raise ValueError(f"leave-one-case-out needs ≥ 2 scoreable cases, got {len(keys)}.")
+    scoreable = defaultdict(list)  # case key → its scoreable records
+    for r, _ in _scoreable(records):
+        scoreable[str(r.get("key"))].append(r)
+    if len(scoreable) < 2:
+        raise ValueError(f"leave-one-case-out needs ≥ 2 scoreable cases, got {len(scoreable)}.")
     scored = []
-    for key in keys:
-        others = [r for r in records if str(r.get("key")) != key]
+    for key in sorted(scoreable):
+        others = [r for k, rs in scoreable.items() if k != key for r in rs]
         try:
             cal = calibrate_band(others, coverage=coverage, source=f"all but {key}")
         except ValueError as err:
             raise ValueError(f"leave-one-case-out without case {key}: {err}") from err
-        mine = [r for r, _ in _scoreable(records) if str(r.get("key")) == key]
-        scored += with_band(mine, cal)
+        scored += with_band(scoreable[key], cal)
     return scored
 
 
