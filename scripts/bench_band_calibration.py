@@ -27,7 +27,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from ttjax import BAND_CALIBRATION
+from ttjax import BAND_CALIBRATION, BandCalibration, TTJaxError
 from ttjax.benchmark import (
     MOMENTUM_GROUPS,
     Split,
@@ -61,40 +61,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--small", action="store_true", help="CI: the same (it reads records only)")
     args = ap.parse_args(argv)
 
-    tune = [r for f in args.tune for r in latest_records(read_records(f))
-            if case_split(r["key"]) is Split.TUNE]  # fmt: skip
-    held = [r for f in args.heldout for r in latest_records(read_records(f))
-            if case_split(r["key"]) is Split.HELDOUT]  # fmt: skip
-    cal = calibrate_band(tune, coverage=args.coverage, source=", ".join(args.tune))
-    shipped = cal.linear == BAND_CALIBRATION.linear and cal.other == BAND_CALIBRATION.other
-    print(
-        f"fitted on {len(tune)} tuning records ({cal.cases} cases linear/other, {cal.pairs} "
-        f"pairs): linear ×[{cal.linear[0]:.3f}, {cal.linear[1]:.3f}], other "
-        f"×[{cal.other[0]:.3f}, {cal.other[1]:.3f}]; equals ttjax.BAND_CALIBRATION: {shipped}"
-    )
-    by_momentum = {}  # momentum group → the calibration fitted on its tuning records
-    if args.by_momentum:
-        for group in MOMENTUM_GROUPS:
-            c = calibrate_band(_in(tune, group), coverage=args.coverage)
-            by_momentum[group] = c
-            print(f"  {group}: {c.cases} cases, linear ×[{c.linear[0]:.3f}, {c.linear[1]:.3f}], "
-                  f"other ×[{c.other[0]:.3f}, {c.other[1]:.3f}]")  # fmt: skip
-    rows = []
-    for half, recs in (("heldout", held), ("tune", tune)):
-        bands = [("model", recs), ("calibrated", with_band(recs, cal))]
-        if not shipped:
-            bands.append(("shipped", with_band(recs, BAND_CALIBRATION)))
-        if by_momentum:
-            bands.append(("by-mom", [s for group, c in by_momentum.items()
-                                     for s in with_band(_in(recs, group), c)]))  # fmt: skip
-        scores = [(band, s) for band, scored in bands for s in band_coverage(scored)]
-        if half == "tune":  # the honest tuning-half estimate: each case's band fitted without it
-            scores += [("loco", s) for s in loco_band_coverage(tune, coverage=args.coverage)]
-            if by_momentum:
-                loco = [s for g in by_momentum
-                        for s in loco_with_band(_in(tune, g), coverage=args.coverage)]  # fmt: skip
-                scores += [("loco-mom", s) for s in band_coverage(loco)]
-        rows += [{"half": half, "band": band, **dataclasses.asdict(s)} for band, s in scores]
+    missing = [f for f in (*args.tune, *args.heldout) if not Path(f).is_file()]
+    if missing:
+        ap.error(f"no such records file: {', '.join(missing)}")
+    try:  # too few cases or groups to fit (or leave one out): one line, nothing written
+        cal, shipped, by_momentum, rows = _score(args)
+    except (TTJaxError, ValueError) as err:
+        ap.error(str(err))
 
     header = f"{'half':8} {'band':10} {'backbone':22} {'opt':4} {'group':10} {'pairs':>5} "
     print(header + f"{'coverage':>9} {'width/T':>8} {'med err':>8}")
@@ -117,6 +90,49 @@ def main(argv: list[str] | None = None) -> None:
     write_table(out, "band_calibration", rows, doc)
     _plot(rows, out / "band_calibration.png")
     print(f"wrote {out}/band_calibration.{{json,csv,png}}")
+
+
+def _score(
+    args: argparse.Namespace,
+) -> tuple[BandCalibration, bool, dict[str, BandCalibration], list[dict[str, Any]]]:
+    """Fit on the tuning records and score every band: (fit, equals the shipped one, the
+    per-momentum-group fits, the table's rows)."""
+    tune = [r for f in args.tune for r in latest_records(read_records(f))
+            if case_split(r["key"]) is Split.TUNE]  # fmt: skip
+    held = [r for f in args.heldout for r in latest_records(read_records(f))
+            if case_split(r["key"]) is Split.HELDOUT]  # fmt: skip
+    cal = calibrate_band(tune, coverage=args.coverage, source=", ".join(args.tune))
+    shipped = cal.linear == BAND_CALIBRATION.linear and cal.other == BAND_CALIBRATION.other
+    print(
+        f"fitted on {len(tune)} tuning records ({cal.cases} cases linear/other, {cal.pairs} "
+        f"pairs): linear ×[{cal.linear[0]:.3f}, {cal.linear[1]:.3f}], other "
+        f"×[{cal.other[0]:.3f}, {cal.other[1]:.3f}]; equals ttjax.BAND_CALIBRATION: {shipped}"
+    )
+    by_momentum: dict[str, BandCalibration] = {}  # momentum group → its tuning records' fit
+    if args.by_momentum:
+        for group in MOMENTUM_GROUPS:
+            c = calibrate_band(_in(tune, group), coverage=args.coverage)
+            by_momentum[group] = c
+            print(f"  {group}: {c.cases} cases, linear ×[{c.linear[0]:.3f}, {c.linear[1]:.3f}], "
+                  f"other ×[{c.other[0]:.3f}, {c.other[1]:.3f}]")  # fmt: skip
+    rows: list[dict[str, Any]] = []
+    for half, recs in (("heldout", held), ("tune", tune)):
+        bands = [("model", recs), ("calibrated", with_band(recs, cal))]
+        if not shipped:
+            bands.append(("shipped", with_band(recs, BAND_CALIBRATION)))
+        if by_momentum:
+            bands.append(("by-mom", [s for group, c in by_momentum.items()
+                                     for s in with_band(_in(recs, group), c)]))  # fmt: skip
+        scores = [(band, s) for band, scored in bands for s in band_coverage(scored)]
+        if half == "tune":  # the honest tuning-half estimate: each case's band fitted without it
+            scores += [("loco", s) for s in loco_band_coverage(tune, coverage=args.coverage)]
+            if by_momentum:
+                loco = [s for g in by_momentum
+                        for s in loco_with_band(_in(tune, g), coverage=args.coverage)]  # fmt: skip
+                scores += [("loco-mom", s) for s in band_coverage(loco)]
+        rows += [{"half": half, "band": band, **dataclasses.asdict(s)} for band, s in scores]
+
+    return cal, shipped, by_momentum, rows
 
 
 def _in(records: list[dict[str, Any]], group: str) -> list[dict[str, Any]]:

@@ -195,6 +195,16 @@ def test_band_calibration_script_by_momentum_and_leave_one_case_out(tmp_path: Pa
         rows["tune", "calibrated", "all", "all"]["coverage"]
         >= rows["tune", "loco", "all", "all"]["coverage"]
     )
+    # Bad input: exit 2 with one line, no traceback, nothing written.
+    bad = {
+        "no such records file": ["--tune", str(tmp_path / "nope.jsonl")],
+        "leave-one-case-out without case": ["--by-momentum"],  # too few heavy-ball cases
+    }
+    for i, (message, flags) in enumerate(bad.items()):
+        with pytest.raises(AssertionError, match=message) as err:
+            _run("bench_band_calibration", tmp_path / f"bad{i}", *flags)
+        assert "Traceback" not in str(err.value)
+        assert not (tmp_path / f"bad{i}").exists()
 
 
 def test_fig5_and_fig6_match_summarize(tmp_path: Path):
