@@ -65,6 +65,9 @@ def test_output_path_rejected_before_any_computation(
     if flag == "--plot":
         path = path.replace(".json", ".png")
     assert main([command, *TINY, flag, path]) == 2
+    if command == "sweep" and flag == "--plot":  # sweep draws no curve: any --plot is refused
+        _one_line_error(capsys, command, "cannot use --plot")
+        return
     err = _one_line_error(capsys, command, match)
     assert err.startswith(f"ttjax {command}: error: {flag} {path}")
     assert not list(tmp_path.rglob("*.tmp")) and not list(Path("/proc").glob("*ttjax*"))

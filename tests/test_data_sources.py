@@ -150,6 +150,19 @@ def test_folder_varying_sizes_need_image_size(tmp_path: Path) -> None:
     assert x.shape == (3, 8, 8, 3)
 
 
+def test_folder_16_bit_grayscale_is_rescaled_not_clipped(tmp_path: Path) -> None:
+    """PIL's convert("RGB") clips 16-bit values at 255: a 16-bit PNG came out white."""
+    from PIL import Image
+
+    ramp = np.array([[0, 257 * 64, 257 * 128, 65535]], np.uint16)
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        Image.fromarray(ramp).save(tmp_path / cls / "0.png")
+    x, _ = load_source(f"folder:{tmp_path}")
+    assert x.dtype == np.uint8 and x[0, 0, :, 0].tolist() == [0, 64, 128, 255]
+    assert np.array_equal(x[..., 0], x[..., 2])  # gray → three equal channels
+
+
 def test_folder_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         load_source(f"folder:{tmp_path / 'missing'}")

@@ -129,8 +129,9 @@ def test_bad_input_raises_clear_errors(tmp_path):
     with pytest.raises(WeightsError, match="missing"):
         _tiny(weights=path)
     (tmp_path / "bad.npz").write_bytes(b"garbage")
-    with pytest.raises(WeightsError, match="cannot read"):
+    with pytest.raises(WeightsError, match="cannot read") as bad:
         _tiny(weights=tmp_path / "bad.npz")
+    assert "allow_pickle" not in str(bad.value)  # numpy's advice would be to unpickle it
     with pytest.raises(WeightsError, match="no torch name map"):
         (tmp_path / "x.pth").write_bytes(b"x")
         _tiny(weights=tmp_path / "x.pth")

@@ -70,6 +70,13 @@ def _ext(what: str) -> str:
     return ".png" if "plot" in what else ".jsonl" if "out" in what else ".json"
 
 
+def _umask() -> int:
+    """The process umask (read by setting it and putting it back: POSIX has no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_write(
     path: str | os.PathLike[str], *, mode: str = "w", what: str = "output"
@@ -87,6 +94,8 @@ def atomic_write(
         ...     _ = fh.write("hi")
         >>> p.read_text(), sorted(q.name for q in p.parent.iterdir())
         ('hi', ['x.txt'])
+        >>> p.stat().st_mode & 0o777 == 0o666 & ~_umask()  # as open() would create it
+        True
     """
     p = Path(path)
     tmp: str | None = None
@@ -97,6 +106,8 @@ def atomic_write(
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp creates the file 0600; give it what open() would have: 0666 less the umask
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, p)
         tmp = None
     except OSError as err:

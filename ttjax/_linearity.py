@@ -188,7 +188,7 @@ def _regime_warning(regime: str, info: dict[str, Any]) -> str | None:
     edge = info.get("batch_edge_ratio")
     if regime == "edge_of_stability" and edge is not None and edge >= 1.0:
         return (
-            f"SGD past the edge of stability: the mini-batch steps' sharpness is {edge:.2g}× "
+            f"SGD past the edge of stability: the mini-batch steps' sharpness is {edge:.2f}× "
             "their stability limit (batch sharpness; the full-batch check passes), so the real "
             "run will spike before it settles, which the linearised model does not follow. "
             "Use a smaller --lr or a larger --batch-size for a prediction that holds."

@@ -9,6 +9,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from ._convergence import RunStatus, classify_run
 from ._errors import ConfigError
 from .dynamics import DEFAULT_DYNAMICS, DynamicsConfig, Problem
 from .training_time import (
@@ -22,7 +23,12 @@ from .training_time import (
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class GridPoint:
-    """One setting of :func:`predict_grid` and its predicted Tε (steps) per ε."""
+    """One setting of :func:`predict_grid` and its predicted Tε (steps) per ε.
+
+    ``stable``: within the linearised model's stability limit; ``status``:
+    :func:`ttjax.classify_run` of the median predicted curve (an unstable setting is
+    ``DIVERGED``). Tε is NaN unless the status is ``CONVERGED``.
+    """
 
     lr: float
     momentum: float
@@ -32,6 +38,7 @@ class GridPoint:
     training_time: dict[float, TrainingTimeStats]
     final_loss: float
     final_error: float
+    status: RunStatus = RunStatus.CONVERGED
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +46,7 @@ class GridPoint:
             "momentum": self.momentum,
             "batch_size": self.batch_size,
             "stable": self.stable,
+            "status": self.status.value,
             "max_stable_lr": self.max_stable_lr,
             "training_time": {eps_key(e): s.to_dict() for e, s in self.training_time.items()},
             "final_loss": self.final_loss,
@@ -62,7 +70,8 @@ def predict_grid(
     """Tε over the grid lr × momentum × batch size, reusing one Θ (one vmapped solve).
 
     Batch sizes ≥ N mean full-batch GD (no noise). Unstable settings are flagged, not
-    raised, and get no training time (NaN statistics).
+    raised, and get no training time (NaN statistics); so do settings whose median predicted
+    curve does not settle (``GridPoint.status``, e.g. an SGD batch past its own edge).
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -100,8 +109,14 @@ def predict_grid(
     for i, (lr, m, b) in enumerate(grid):
         curve = res.loss[i] if criterion is Criterion.LOSS else res.error[i]
         ok = bool(res.stable[i]) and bool(np.all(np.isfinite(curve)))
+        status = RunStatus.DIVERGED
+        if ok:
+            status = classify_run(np.median(res.loss[i], axis=0))
+            if status is not RunStatus.DIVERGED and criterion is Criterion.ERROR:
+                status = classify_run(np.median(curve, axis=0))
+        settled = status is RunStatus.CONVERGED
         tt = {
-            float(e): training_time_stats(epsilon_training_time(curve, e)) if ok else nan
+            float(e): training_time_stats(epsilon_training_time(curve, e)) if settled else nan
             for e in eps
         }
         out.append(
@@ -114,6 +129,7 @@ def predict_grid(
                 training_time=tt,
                 final_loss=float(np.median(res.loss[i][:, -1])) if ok else np.nan,
                 final_error=float(np.median(res.error[i][:, -1])) if ok else np.nan,
+                status=status,
             )
         )
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
+from .._convergence import RunStatus
 from ..dynamics import Trajectories
 from ..training_time import Criterion
 from ._json import JsonDict, prediction_document
@@ -31,6 +32,11 @@ class Prediction:
             ``regime`` (``"linear"``, ``"drifting"``, ``"edge_of_stability"`` or
             ``"unobserved"``), the observed kernel scales, the fixed-kernel Tε, and how much
             the band was widened for the kernel's drift.
+        status: :func:`ttjax.classify_run` of the predicted median ``criterion`` curve (a
+            predicted loss blow-up counts whatever the criterion). Anything but ``CONVERGED``
+            (the linearised run does not decrease, blows up, or climbs back: an unstable
+            learning rate) leaves Tε without meaning: the JSON writes it ``null`` and
+            ``warning`` says so; ``training_time`` keeps what the formula gives.
     """
 
     curves: Curves
@@ -44,11 +50,29 @@ class Prediction:
     config: JsonDict
     trajectories: Trajectories
     linearity: JsonDict = dataclasses.field(default_factory=dict)
+    status: RunStatus = RunStatus.CONVERGED
+
+    @property
+    def converged(self) -> bool:
+        """Whether the predicted run settles (``status``): only then is Tε a training time."""
+        return self.status is RunStatus.CONVERGED
 
     @property
     def warning(self) -> str | None:
-        """A one-line warning when the run is outside the regime where the prediction holds."""
-        return self.linearity.get("warning")
+        """A one-line warning when the predicted run does not settle (``status``) or is outside
+        the regime where the prediction holds (``linearity``); None when neither."""
+        lines = [line for line in (self._status_warning(), self.linearity.get("warning")) if line]
+        return " ".join(lines) or None
+
+    def _status_warning(self) -> str | None:
+        if self.converged:
+            return None
+        c = self.curves[self.criterion.value]
+        return (
+            f"The predicted {self.criterion.value} curve {self.status.what} "
+            f"({c[0]:.4g} → min {min(c):.4g} → {c[-1]:.4g} at T), so Tε is undefined (null): "
+            "lower the learning rate (with SGD, or raise the batch size)."
+        )
 
     def to_json_dict(self, eps_text: Sequence[str] | None = None) -> JsonDict:
         """The ``--json`` document of docs/ARCHITECTURE.md (keys of ε as given)."""

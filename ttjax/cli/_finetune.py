@@ -1,9 +1,10 @@
 """``ttjax finetune``: really fine-tune, record the full-set curves, report Tε and timings.
 
 A run that diverges without NaN (:func:`ttjax.classify_run`: loss above 10 × L_0 at several
-steps) or whose loss does not decrease is a *result*, not a usage error: it exits 0, prints a
-one-line warning on stderr, and its JSON has ``"status": "diverged"`` (or ``"not_decreasing"``)
-with every Tε ``null``. A NaN/inf loss stops the run with a one-line error (exit 2).
+steps), whose loss does not decrease, or that climbs back more than half of its decrease by T is
+a *result*, not a usage error: it exits 0, prints a one-line warning on stderr, and its JSON has
+``"status": "diverged"`` (or ``"not_decreasing"``, ``"unsettled"``) with every Tε ``null``.
+A NaN/inf loss stops the run with a one-line error (exit 2).
 """
 
 from __future__ import annotations
@@ -63,11 +64,10 @@ def run(args: argparse.Namespace) -> int:
     Console().print(table)
     if result.status is not RunStatus.CONVERGED:
         console.print(
-            f"[yellow]warning[/]: status {result.status.value}: the run "
-            + ("diverged" if result.status is RunStatus.DIVERGED else "did not decrease")
-            + f" (loss {result.loss[0]:.4g} → max {result.loss.max():.4g} → "
-            f"{result.loss[-1]:.4g}), so Tε is undefined (null); lower --lr (now "
-            f"{rt.hparams.lr:g}) or check the task.",
+            f"[yellow]warning[/]: status {result.status.value}: the run {result.status.what} "
+            f"(loss {result.loss[0]:.4g} → min {result.loss.min():.4g}, max "
+            f"{result.loss.max():.4g} → {result.loss[-1]:.4g} at T), so Tε is undefined "
+            f"(null); lower --lr (now {rt.hparams.lr:g}) or check the task.",
             soft_wrap=True,
         )
 

@@ -126,25 +126,73 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: %(default)s)")  # fmt: skip
 
 
+_RUN_KEYS = ("model", "weights", "data", "class_ids", "per_class", "image_size", "seed",
+             "optimizer", "lr", "momentum", "batch_size", "steps", "loss")  # fmt: skip
+"""Config keys that make a ``--compare`` run the same run as the prediction."""
+
+
 def _load_reference(path: str) -> dict[str, Any]:
+    """The real run of ``--compare``: its curves (float arrays), :func:`ttjax.classify_run`
+    status and config — read and checked before anything is computed."""
+    import numpy as np
+
+    from .._convergence import classify_run
+
+    fix = "pass the `--json` file of the real run (`ttjax finetune ... --json FILE`)"
     try:
         doc = json.loads(Path(path).read_text())
-        curves = doc["curves"]
-        return {"curves": {k: curves[k] for k in ("loss", "error") if k in curves}, "doc": doc}
     except FileNotFoundError:
-        raise DataError(f"--compare file {path} does not exist.") from None
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise DataError(
-            f"--compare {path} is not a `ttjax finetune --json` file (needs curves.loss)."
-        ) from None
+        raise DataError(f"--compare file {path} does not exist; {fix}.") from None
+    except OSError as e:
+        raise DataError(f"--compare {path} cannot be read ({e.strerror}); {fix}.") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise DataError(f"--compare {path} is not a JSON file; {fix}.") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("curves"), dict):
+        raise DataError(f"--compare {path} has no curves.loss; {fix}.")
+    curves = doc["curves"]
+    if "loss" not in curves:
+        raise DataError(f"--compare {path} has no curves.loss; {fix}.")
+    config = doc["config"] if isinstance(doc.get("config"), dict) else {}
+    command = config.get("command", "finetune")
+    if command != "finetune":
+        raise DataError(f"--compare {path} was written by `ttjax {command}`, not by a real "
+                        f"run; {fix}.")  # fmt: skip
+    out: dict[str, np.ndarray] = {}
+    for name in ("loss", "error"):
+        if name not in curves:
+            continue
+        try:
+            values = np.asarray(curves[name], dtype=np.float64)
+        except (TypeError, ValueError):
+            values = np.zeros((0,))
+        if values.ndim != 1 or values.size < 2:
+            raise DataError(f"--compare {path}: curves.{name} is not a list of at least 2 "
+                            f"numbers; {fix}.")  # fmt: skip
+        out[name] = values
+    return {"curves": out, "status": classify_run(out["loss"]), "config": config}
+
+
+def _reference_mismatch(reference: dict[str, Any], config: dict[str, Any]) -> str | None:
+    """A line naming the settings in which the ``--compare`` run differs from the prediction's
+    (None when it is the same run), e.g. ``lr 0.0005 (real) vs 0.05``."""
+    ref = reference["config"]
+    diffs = [f"{k} {ref[k]} (real) vs {config[k]}" for k in _RUN_KEYS
+             if k in ref and k in config and ref[k] != config[k]]  # fmt: skip
+    steps = len(reference["curves"]["loss"]) - 1
+    if "steps" not in ref and steps != config.get("steps", steps):
+        diffs.append(f"steps {steps} (real) vs {config['steps']}")
+    if not diffs:
+        return None
+    return ("the --compare run is not the run predicted: " + "; ".join(diffs)
+            + " — its Tε is not comparable.")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the task, predict, print the summary; write ``--json``/``--plot`` if asked."""
-    import numpy as np
     from rich.console import Console
     from rich.table import Table
 
+    from .._convergence import RunStatus
     from ..predict import Criterion, predict_training_time
     from ..training_time import epsilon_training_time
     from ._report import report_payload, write_json
@@ -155,6 +203,9 @@ def run(args: argparse.Namespace) -> int:
     reference = _load_reference(args.compare) if args.compare else None
     rt = resolve_task(args)
     load_s = time.perf_counter() - t0
+    mismatch = None if reference is None else _reference_mismatch(reference, rt.config)
+    if mismatch:  # said before the prediction runs: the user may stop and fix the flags
+        console.print(f"[yellow]warning:[/] {mismatch}", soft_wrap=True)
     hp = rt.hparams
     console.print(
         f"[bold]ttjax predict[/]: {rt.model.name} ({rt.model.weights}), "
@@ -183,12 +234,13 @@ def run(args: argparse.Namespace) -> int:
     timing = {"load": load_s, **pred.timing_s}
     timing["total"] = time.perf_counter() - t0
 
-    real_t: dict[str, int] = {}
+    real_t: dict[str, int | None] = {}
     if reference is not None:
-        ref_curve = np.asarray(reference["curves"].get(args.criterion, []), np.float64)
-        if ref_curve.size >= 2:
+        ref_curve = reference["curves"].get(args.criterion)
+        if ref_curve is not None:
+            settled = reference["status"] is RunStatus.CONVERGED
             real_t = {
-                text: int(epsilon_training_time(ref_curve, e))
+                text: int(epsilon_training_time(ref_curve, e)) if settled else None
                 for text, e in zip(rt.eps_text, rt.eps, strict=True)
             }
     table = Table(title=f"predicted fine-tuning ({pred.trajectories.loss.shape[0]} paths)")
@@ -200,11 +252,18 @@ def run(args: argparse.Namespace) -> int:
         table.add_column("real Tε", justify="right")
         table.add_column("|T̂−T|/T", justify="right")
     for text, (e, s) in zip(rt.eps_text, pred.training_time.items(), strict=True):
-        wall = f"{pred.wall_clock_s[e]:.2f} s" if pred.wall_clock_s else "—"
-        row = [text, f"{s.median:g}  [{s.q05:g}, {s.q95:g}]", f"{s.mean:.1f}", wall]
+        if pred.converged:
+            wall = f"{pred.wall_clock_s[e]:.2f} s" if pred.wall_clock_s else "—"
+            row = [text, f"{s.median:g}  [{s.q05:g}, {s.q95:g}]", f"{s.mean:.1f}", wall]
+        else:
+            row = [text, f"— ({pred.status.value})", "—", "—"]
         if real_t:
             t = real_t[text]
-            row += [str(t), f"{abs(s.median - t) / max(t, 1):.1%}"]
+            if t is None:
+                row += [f"— ({reference['status'].value})" if reference else "—", "—"]
+            else:
+                error = abs(s.median - t) / max(t, 1) if pred.converged else None
+                row += [str(t), "—" if error is None else f"{error:.1%}"]
         table.add_row(*row)
     out = Console()
     out.print(table)
@@ -237,6 +296,13 @@ def run(args: argparse.Namespace) -> int:
     out.print(stats)
     if pred.warning:
         console.print(f"[yellow]warning:[/] {pred.warning}")
+    if reference is not None:
+        if reference["status"] is not RunStatus.CONVERGED:
+            console.print(
+                f"[yellow]warning:[/] the --compare run {reference['status'].what} (status "
+                f"{reference['status'].value}): it has no real Tε to compare with.",
+                soft_wrap=True,
+            )
 
     if args.json:
         doc = pred.to_json_dict(rt.eps_text)
@@ -263,6 +329,7 @@ def run(args: argparse.Namespace) -> int:
             training_times={
                 f"T̂(ε={t})": s.median
                 for t, s in zip(rt.eps_text, pred.training_time.values(), strict=True)
+                if pred.converged
             },
             title=f"{rt.model.name} on {rt.task.source} (N={rt.task.num_examples}), "
             f"{hp.optimizer.value} lr={hp.lr:g} m={hp.momentum:g}",

@@ -2,7 +2,11 @@
 
 Θ is built once; the whole grid is one vmapped, compiled solve (values change, the
 program does not). Prints a table of Tε per setting and whether it reaches the target
-(median Tε at ``--target-eps`` within ``--budget`` steps, and stable).
+(median Tε at ``--target-eps`` within ``--budget`` steps, and stable and settled). Every
+setting is solved with the paper's fixed kernel: no real steps are observed and no curve is
+drawn, so ``--observe``, ``--drift`` (other than ``none``), ``--drift-alignment``,
+``--path-budget`` and ``--plot`` are refused with the advice to run ``ttjax predict`` on the
+setting chosen.
 """
 
 from __future__ import annotations
@@ -64,6 +68,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--target-eps", type=float, default=None,
                    help="ε whose Tε must fit the budget (default: the smallest --eps)")  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="hide progress output")
+    # None = not given: the fixed-kernel sweep refuses these rather than ignore them
+    parser.set_defaults(observe=None, drift=None)
+
+
+def _fixed_kernel_flags(args: argparse.Namespace) -> None:
+    """Refuse the flags the fixed-kernel sweep would ignore; set ``--observe 0 --drift none``."""
+    given = [flag for flag, used in (
+        ("--plot", args.plot is not None),
+        ("--observe", args.observe not in (None, 0)),
+        ("--drift", args.drift not in (None, "none")),
+        ("--drift-alignment", args.drift_alignment is not None),
+        ("--path-budget", args.path_budget is not None),
+    ) if used]  # fmt: skip
+    if given:
+        raise ConfigError(
+            f"ttjax sweep solves every setting with the paper's fixed kernel from one Θ (no "
+            f"real steps observed, no curve drawn), so it cannot use {', '.join(given)}: drop "
+            "them, and run `ttjax predict` with them on the setting you pick."
+        )
+    args.observe, args.drift = 0, "none"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from .._convergence import RunStatus
     from .._progress import stage
     from ..dynamics import Problem, with_schedule_of
     from ..predict import Criterion, predict_grid, task_ntk
@@ -80,11 +105,14 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     t0 = time.perf_counter()
+    _fixed_kernel_flags(args)
     ntk_config, dyn = resolve_dynamics_flags(args)
     lrs = _floats(args.lrs, "--lrs") if args.lrs else []
     momenta = _floats(args.momenta, "--momenta") if args.momenta else []
     batch_list = _floats(args.batch_sizes, "--batch-sizes") if args.batch_sizes else []
     _check_grid(lrs, momenta, batch_list)  # before the task is loaded: a bad grid costs nothing
+    if args.optimizer == "sgd" and args.batch_size is None and batch_list:
+        args.batch_size = int(min(batch_list))  # the grid names the batch sizes
     rt = resolve_task(args)
     n = rt.task.num_examples
     lrs = lrs or [rt.hparams.lr]
@@ -92,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     batches = _check_grid(lrs, momenta, batch_list or [float(rt.config["batch_size"])])
     budget = args.budget if args.budget is not None else rt.hparams.steps
     target = args.target_eps if args.target_eps is not None else min(rt.eps)
+    if not 0.0 < target <= 1.0:
+        raise ConfigError(f"--target-eps must be in (0, 1], got {target:g}; e.g. --target-eps 0.1.")
     eps = tuple(sorted(set(rt.eps) | {target}))
     timing = {"load": time.perf_counter() - t0}
 
@@ -131,11 +161,16 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for p in points:
         s = p.training_time[target]
-        ok = p.stable and s.median <= budget
+        settled = p.stable and p.status is RunStatus.CONVERGED
+        ok = settled and s.median <= budget
         cells = [f"{p.lr:g}", f"{p.momentum:g}", str(p.batch_size)]
         for e in eps:
             t = p.training_time[e]
-            cells.append(f"{t.median:g} [{t.q05:g}, {t.q95:g}]" if p.stable else "diverges")
+            cells.append(
+                f"{t.median:g} [{t.q05:g}, {t.q95:g}]"
+                if settled
+                else ("diverges" if not p.stable else p.status.value)
+            )
         cells += [f"{p.final_loss:.4f}" if p.stable else "—", "yes" if ok else "no"]
         table.add_row(*cells)
         rows.append({**p.to_dict(), "within_budget": ok})

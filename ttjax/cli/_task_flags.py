@@ -51,8 +51,8 @@ def add_task_flags(parser: argparse.ArgumentParser) -> None:
     """Add the shared task flags (model, data, hyper-parameters, ε, outputs) to ``parser``."""
     g = parser.add_argument_group("model and data")
     g.add_argument("--model", default=DEFAULTS["model"],
-                   help="network: tiny, resnet18, resnet34, resnet18_cifar, resnet34_cifar, "
-                   "efficientnet_lite0 (default: %(default)s)")  # fmt: skip
+                   help="network: tiny, small_cnn, resnet18, resnet34, resnet18_cifar, "
+                   "resnet34_cifar, efficientnet_lite0 (default: %(default)s)")  # fmt: skip
     g.add_argument("--weights", default=DEFAULTS["weights"],
                    help="imagenet, none (random init) or a checkpoint PATH "
                    "(default: %(default)s)")  # fmt: skip

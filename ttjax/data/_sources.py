@@ -111,11 +111,34 @@ def load_npz(path: str) -> tuple[Images, Labels]:
     return x, as_labels(labels, n=len(x), where=str(p))
 
 
+def _rgb_uint8(im: Any) -> np.ndarray:
+    """``uint8 [H, W, 3]`` of a PIL image. 16-bit (``I;16*``, or ``I`` holding values above
+    255) and float (``F``, in [0, 1] or [0, 255]) grayscale is rescaled to 0–255 first:
+    PIL's own ``convert("RGB")`` clips such values at 255 (a 16-bit PNG comes out white).
+
+    Example:
+        >>> from PIL import Image
+        >>> im = Image.fromarray(np.array([[0, 32896, 65535]], np.uint16))
+        >>> _rgb_uint8(im)[0, :, 0].tolist()
+        [0, 128, 255]
+    """
+    if im.mode.startswith("I") or im.mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        peak = float(a.max(initial=0.0))
+        if im.mode.startswith("I;16") or (im.mode == "I" and peak > 255):
+            a = a / 257.0  # 65535 → 255
+        elif im.mode == "F" and peak <= 1.0:
+            a = a * 255.0
+        gray = np.clip(np.round(a), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    return np.asarray(im.convert("RGB"))
+
+
 def load_folder(path: str, *, image_size: int | None) -> tuple[Images, Labels]:
     """One sub-folder per class (class ids = the sorted sub-folder names' positions).
 
-    Images are read with PIL and converted to RGB; if they differ in size each is resized to
-    ``image_size`` (PIL bilinear).
+    Images are read with PIL and converted to RGB (16-bit and float grayscale rescaled to
+    0–255); if they differ in size each is resized to ``image_size`` (PIL bilinear).
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -137,7 +160,7 @@ def load_folder(path: str, *, image_size: int | None) -> tuple[Images, Labels]:
         for f in files:
             try:
                 with Image.open(f) as im:
-                    images.append(np.asarray(im.convert("RGB")))
+                    images.append(_rgb_uint8(im))
             except (UnidentifiedImageError, OSError) as err:
                 raise DataError(f"could not read image {f}: {err}.") from None
             labels.append(cid)

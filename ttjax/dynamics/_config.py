@@ -175,7 +175,8 @@ class DynamicsConfig:
         if self.momentum is MomentumMode.EXACT and self.time is TimeMode.CONTINUOUS:
             raise ConfigError(
                 "exact momentum is a discrete-time model; use time=TimeMode.DISCRETE "
-                "(--time discrete) or momentum=MomentumMode.EFFECTIVE_LR."
+                "(--time discrete) or momentum=MomentumMode.EFFECTIVE_LR "
+                "(--momentum-model effective_lr)."
             )
 
     def to_dict(self) -> dict[str, object]:

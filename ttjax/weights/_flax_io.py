@@ -103,6 +103,12 @@ def load_flax_variables(path: str | os.PathLike[str]) -> dict[str, Any]:
         else:
             tree = flax.serialization.msgpack_restore(path.read_bytes())
     except Exception as e:  # corrupt zip / msgpack / pickled object arrays
+        if "allow_pickle" in str(e) or "pickled" in str(e):  # numpy's advice is to unpickle
+            raise WeightsError(
+                f"cannot read flax variables from {path}: it is not an .npz of arrays (corrupt, "
+                "or pickled Python objects, which ttjax does not load); re-save the weights with "
+                "ttjax.weights.save_flax_variables."
+            ) from e
         raise WeightsError(
             f"cannot read flax variables from {path} ({e}); re-save it with "
             "ttjax.weights.save_flax_variables."
