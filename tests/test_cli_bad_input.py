@@ -87,6 +87,9 @@ def test_plot_format_rejected_before_any_computation(
         (["--seed", "1180591620717411303424"], "got 1180591620717411303424"),
         (["--classes", "1"], "needs at least 2 classes"),
         (["--classes", "0"], "--classes must be a positive integer"),
+        (["--lr-schedule", "step:2,1"], "milestones must be increasing non-negative steps"),
+        (["--lr-schedule", "cosine:-1"], "final_fraction must be in [0, 1], got -1.0"),
+        (["--lr-schedule", "step:1,5"], "milestone(s) [5] are at or past T = 3"),
     ],
 )
 @pytest.mark.parametrize("command", COMMANDS)

@@ -173,7 +173,7 @@ def parse_schedule(text: str) -> Schedule:
     """
     kind, _, rest = str(text).strip().partition(":")
     usage = "use constant, step:M1,M2[:GAMMA] or cosine[:ALPHA], e.g. --lr-schedule step:50,100"
-    try:
+    try:  # Schedule's own checks (milestones increasing, γ > 0, α in [0, 1]) say what is wrong
         if kind == ScheduleKind.CONSTANT.value and not rest:
             return Schedule()
         if kind == ScheduleKind.STEP.value and rest:
@@ -183,9 +183,21 @@ def parse_schedule(text: str) -> Schedule:
                             gamma=float(gamma) if gamma else 0.1)  # fmt: skip
         if kind == ScheduleKind.COSINE.value:
             return Schedule(kind=ScheduleKind.COSINE, final_fraction=float(rest) if rest else 0.0)
+    except ConfigError as err:
+        raise ConfigError(f"--lr-schedule {text!r}: {err} ({usage}).") from None
     except ValueError:
         pass
     raise ConfigError(f"--lr-schedule {text!r} is not a schedule; {usage}.")
+
+
+def _check_milestones(hparams: Hyperparams) -> None:
+    """A step milestone at or past T never changes the rate (updates are t = 0 … T − 1)."""
+    late = [m for m in hparams.schedule.milestones if m >= hparams.steps]
+    if hparams.schedule.kind is ScheduleKind.STEP and late:
+        raise ConfigError(
+            f"--lr-schedule milestone(s) {late} are at or past T = {hparams.steps} (--steps): "
+            "the learning rate would never change there; give milestones below T."
+        )
 
 
 def check_output_flags(args: argparse.Namespace) -> None:
@@ -252,6 +264,7 @@ def resolve_task(args: argparse.Namespace) -> ResolvedTask:
         loss=Loss(args.loss),
         schedule=parse_schedule(getattr(args, "lr_schedule", "constant")),
     )
+    _check_milestones(hparams)
     weights = None if str(args.weights).lower() in ("none", "random") else args.weights
     fitted = fit_classes or fit_per_class  # N is known only once the data is drawn
     if not fitted:  # check before loading anything
