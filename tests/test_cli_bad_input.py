@@ -144,6 +144,11 @@ def test_truncated_npz(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         (tmp_path / name).write_bytes(data)
         assert main(["finetune", *TINY, "--data", f"npz:{tmp_path / name}"]) == 2
         _one_line_error(capsys, "finetune", "it is truncated or corrupt")
+    ragged = np.empty(12, dtype=object)  # differently sized images: an object array
+    ragged[:] = [np.zeros((8, 8 + i % 2), np.uint8) for i in range(12)]
+    np.savez(tmp_path / "ragged.npz", images=ragged, labels=np.arange(12) % 3)
+    assert main(["finetune", *TINY, "--data", f"npz:{tmp_path / 'ragged.npz'}"]) == 2
+    _one_line_error(capsys, "finetune", "holds Python objects (an object array)")
 
 
 def test_benchmark_bad_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -102,6 +102,13 @@ def load_npz(path: str) -> tuple[Images, Labels]:
     except DataError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        if "allow_pickle" in str(err) and zipfile.is_zipfile(p):  # a member is an object array
+            # (e.g. a list of differently sized images); a non-zip file gets numpy's same words
+            raise DataError(
+                f"{p} holds Python objects (an object array), not plain arrays; ttjax does not "
+                "unpickle data: save images as one uint8 array [N, H, W(, 3)] and labels as "
+                "integers, np.savez(path, images=..., labels=...)."
+            ) from None
         # A truncated or non-zip file raises BadZipFile/EOFError; a damaged member ValueError.
         raise DataError(
             f"could not read {p} as an npz file ({type(err).__name__}: {err}); it is truncated "
