@@ -17,6 +17,7 @@ import numpy as np
 from jaxtyping import Float
 
 from ._errors import DataError
+from .training_time import Criterion
 
 DIVERGENCE_FACTOR = 10.0
 """k: a loss above k × L_0 counts as blown up (10×: far outside SGD noise on a real run)."""
@@ -105,3 +106,21 @@ def classify_run(
     if c[-1] - lowest > settle * (c[0] - lowest):
         return RunStatus.UNSETTLED
     return RunStatus.CONVERGED
+
+
+def classify_criterion(
+    loss: Float[np.ndarray, " T1"], error: Float[np.ndarray, " T1"], criterion: Criterion
+) -> RunStatus:
+    """:func:`classify_run` of the curve Tε is read from (``criterion``); a loss that blows up
+    makes the run ``DIVERGED`` whatever the criterion. The rule predictions (the median
+    predicted curves) and sweeps share.
+
+    Example:
+        >>> loss, error = np.array([1.0, 0.5, 0.4]), np.array([0.5, 0.4, 0.6])
+        >>> [classify_criterion(loss, error, c).value for c in Criterion]
+        ['converged', 'not_decreasing']
+    """
+    status = classify_run(loss)
+    if criterion is Criterion.LOSS or status is RunStatus.DIVERGED:
+        return status
+    return classify_run(error)

@@ -9,7 +9,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._convergence import RunStatus, classify_run
+from ._convergence import RunStatus, classify_criterion
 from ._errors import ConfigError
 from .dynamics import DEFAULT_DYNAMICS, DynamicsConfig, Problem
 from .training_time import (
@@ -111,9 +111,8 @@ def predict_grid(
         ok = bool(res.stable[i]) and bool(np.all(np.isfinite(curve)))
         status = RunStatus.DIVERGED
         if ok:
-            status = classify_run(np.median(res.loss[i], axis=0))
-            if status is not RunStatus.DIVERGED and criterion is Criterion.ERROR:
-                status = classify_run(np.median(curve, axis=0))
+            loss, error = np.median(res.loss[i], axis=0), np.median(res.error[i], axis=0)
+            status = classify_criterion(loss, error, criterion)
         settled = status is RunStatus.CONVERGED
         tt = {
             float(e): training_time_stats(epsilon_training_time(curve, e)) if settled else nan

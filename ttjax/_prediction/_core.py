@@ -16,7 +16,7 @@ import numpy as np
 from .. import _linearity
 from .._band import BAND_CALIBRATION, BandCalibration, calibrate
 from .._config import Hyperparams
-from .._convergence import RunStatus, classify_run
+from .._convergence import classify_criterion
 from .._progress import stage
 from .._types import PRNGKey
 from ..dynamics import (
@@ -171,17 +171,8 @@ def predict(
         },
         trajectories=traj,
         linearity=linearity,
-        status=_status(curves, criterion),
+        status=classify_criterion(curves["loss"], curves["error"], criterion),
     )
-
-
-def _status(curves: Curves, criterion: Criterion) -> RunStatus:
-    """:func:`ttjax.classify_run` of the median ``criterion`` curve; a loss that blows up
-    makes the run ``DIVERGED`` whatever the criterion."""
-    loss = classify_run(curves["loss"])
-    if criterion is Criterion.LOSS or loss is RunStatus.DIVERGED:
-        return loss
-    return classify_run(curves["error"])
 
 
 def _aligned(

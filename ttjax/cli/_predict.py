@@ -147,10 +147,8 @@ def _load_reference(path: str) -> dict[str, Any]:
         raise DataError(f"--compare {path} cannot be read ({e.strerror}); {fix}.") from None
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise DataError(f"--compare {path} is not a JSON file; {fix}.") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("curves"), dict):
-        raise DataError(f"--compare {path} has no curves.loss; {fix}.")
-    curves = doc["curves"]
-    if "loss" not in curves:
+    curves = doc.get("curves") if isinstance(doc, dict) else None
+    if not isinstance(curves, dict) or "loss" not in curves:
         raise DataError(f"--compare {path} has no curves.loss; {fix}.")
     config = doc["config"] if isinstance(doc.get("config"), dict) else {}
     command = config.get("command", "finetune")

@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for p in points:
         s = p.training_time[target]
-        settled = p.stable and p.status is RunStatus.CONVERGED
+        settled = p.status is RunStatus.CONVERGED  # an unstable setting is DIVERGED
         ok = settled and s.median <= budget
         cells = [f"{p.lr:g}", f"{p.momentum:g}", str(p.batch_size)]
         for e in eps:
