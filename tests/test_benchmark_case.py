@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 
 import jax
+import numpy as np
 import pytest
 
+from ttjax._convergence import classify_run
 from ttjax._errors import ConfigError
 from ttjax.benchmark import evaluate_case, resolved_hparams
 from ttjax.benchmark._grid import GridPreset, benchmark_grid
@@ -34,6 +36,8 @@ def test_lr_fraction_resolves_below_the_edge_and_is_recorded():
         e: v["median"] for e, v in fixed.items()
     }
     assert len(out["gradient_scale_observed"]) == 4 and not out["real_reused"]
+    # the default prediction's own status: the run rule on its (median) predicted loss curve
+    assert out["predicted_status"] == classify_run(np.asarray(out["curves"]["pred_loss"])).value
     # re-scoring reuses the real run: same real curve and Tε, same prediction, no fine-tuning
     again = evaluate_case(case, jax.random.key(0), reuse_real={"case": case.to_dict(), **out})
     assert again["real_reused"] and again["curves"]["real_loss"] == out["curves"]["real_loss"]

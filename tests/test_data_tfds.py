@@ -76,3 +76,16 @@ def test_tfds_errors(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         load_source("tfds:mnist")
     with pytest.raises(DataError, match="has no dataset"):
         load_source("tfds:no_such_dataset_xyz")
+
+
+def test_tfds_not_prepared_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An empty variant folder (an interrupted or offline prepare) makes TFDS log an absl
+    WARNING before our DataError; the user sees only the error."""
+    version = str(tfds.builder("mnist", data_dir=str(tmp_path)).version)
+    (tmp_path / "mnist" / version).mkdir(parents=True)
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    with caplog.at_level("WARNING"), pytest.raises(DataError, match="not prepared"):
+        load_source("tfds:mnist")
+    assert not [r.getMessage() for r in caplog.records if r.name == "absl"]

@@ -233,6 +233,7 @@ def evaluate_case(
         "timing_s": {"setup": t1 - t0, "predict": t2 - t1, **real_timing},
         "real_plateaued": plateaued(real_loss),
         "real_status": classify_run(real_loss).value,
+        "predicted_status": pred.status.value,
         "ntk_method_resolved": ntk.method.value,
         "linearity": {k: v for k, v in pred.linearity.items() if k in _LINEARITY_KEYS},
         "gradient_scale_observed": _maybe_list(obs.gradient_scale(problem.theta)),

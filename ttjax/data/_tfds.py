@@ -7,7 +7,10 @@ TensorFlow; reading them afterwards does not.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -27,6 +30,19 @@ def _how_to_prepare(name: str, data_dir: str | None) -> str:
         f"file_format='array_record'), or `tfds build {name} --file_format=array_record`; "
         "then point $TFDS_DATA_DIR at that directory"
     )
+
+
+@contextlib.contextmanager
+def _quiet_absl() -> Iterator[None]:
+    """Silence TFDS's absl WARNING lines (e.g. "Variant folder … has no dataset_info.json")
+    while the builder is looked up: what they report is raised below as one clear DataError."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def load_tfds(
@@ -50,13 +66,15 @@ def load_tfds(
         ) from None
     data_dir = data_dir or os.environ.get("TFDS_DATA_DIR") or None
     try:
-        builder = tfds.builder(name, data_dir=data_dir)
+        with _quiet_absl():
+            builder = tfds.builder(name, data_dir=data_dir)
+            prepared = builder.is_prepared()
     except DatasetNotFoundError:
         raise DataError(
             f"TFDS has no dataset {name!r} (nor is one prepared under "
             f"{data_dir or 'the default data_dir'}); see https://www.tensorflow.org/datasets/catalog."
         ) from None
-    if not builder.is_prepared():
+    if not prepared:
         raise DataError(
             f"TFDS dataset {name!r} is not prepared under {builder.data_dir}; "
             + _how_to_prepare(name, data_dir)

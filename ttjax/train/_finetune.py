@@ -190,7 +190,8 @@ def finetune(
             raise StabilityError(
                 f"the training loss became {loss[t]} at step {t} (the run diverged); lower the "
                 f"learning rate (now lr={hparams.lr}, effective lr/(1−m)="
-                f"{hparams.effective_lr:g}), e.g. --lr {hparams.lr / 10:g}."
+                f"{hparams.effective_lr:g}), e.g. --lr {hparams.lr / 10:g}; `ttjax predict` with "
+                "the same flags prints the largest stable lr of the linearised model."
             )
 
     record(0, params)
