@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from jaxtyping import Float
 
+from ._errors import ConfigError
 from .dynamics import DriftModel
 from .training_time import TrainingTimeStats
 
@@ -145,7 +146,7 @@ def conformal_factors(log_ratios: Iterable[float], coverage: float) -> tuple[flo
     """
     r = np.sort(np.asarray(list(log_ratios), dtype=np.float64))
     if not 0.0 < coverage < 1.0:
-        raise ValueError(f"coverage must be in (0, 1), got {coverage}.")
+        raise ConfigError(f"coverage must be in (0, 1), got {coverage}.")
     n = len(r)
     alpha = (1.0 - coverage) / 2.0
     # Rounding guard: (1 − 0.9)/2 = 0.04999…, and ⌊20 · 0.04999…⌋ must still be 1.
@@ -189,7 +190,7 @@ def fit_band_calibration(
         keys[g].add(key)
     for g, r in groups.items():
         if not r:
-            raise ValueError(f"no '{g}' pairs to calibrate the band on.")
+            raise ConfigError(f"no '{g}' pairs to calibrate the band on.")
     return BandCalibration(
         linear=conformal_factors(groups[LINEAR], coverage),
         other=conformal_factors(groups[OTHER], coverage),

@@ -12,9 +12,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Real
 
 from ._errors import ConfigError
+from ._fields import set_enum, set_float, set_int
 from ._schedule import Schedule, ScheduleKind
 
 
@@ -50,7 +51,9 @@ class Hyperparams:
         optimizer: GD or SGD (see :class:`Optimizer` for the sampling assumed).
         lr: learning rate η (> 0).
         momentum: heavy-ball momentum m in [0, 1) (optax ``sgd(momentum=m)``:
-            ``a ← m a + g``, ``w ← w − η a``). Predictions use ``η / (1 − m)``.
+            ``a ← m a + g``, ``w ← w − η a``). Predictions simulate it exactly by default
+            (``MomentumMode.EXACT``); the paper's ``η / (1 − m)`` rule is
+            ``MomentumMode.EFFECTIVE_LR`` (:attr:`effective_lr`).
         batch_size: |B|; ignored (set to N) for GD.
         steps: T, number of optimisation steps (≥ 1).
         loss: CE or MSE (mean over examples).
@@ -73,6 +76,14 @@ class Hyperparams:
     schedule: Schedule = dataclasses.field(default_factory=Schedule)
 
     def __post_init__(self) -> None:
+        set_enum(self, "optimizer", Optimizer)
+        set_enum(self, "loss", Loss)
+        set_int(self, "steps")
+        set_int(self, "batch_size")
+        if not isinstance(self.schedule, Schedule):
+            raise ConfigError(f"schedule must be a ttjax.Schedule, got {self.schedule!r}.")
+        for name in ("lr", "momentum"):
+            set_float(self, name)
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"learning rate must be a positive finite number, got lr={self.lr}.")
         if not (0.0 <= self.momentum < 1.0):
@@ -96,7 +107,7 @@ class Hyperparams:
         """Whether the learning rate changes over the run (a non-constant :attr:`schedule`)."""
         return self.schedule.kind is not ScheduleKind.CONSTANT
 
-    def learning_rate(self, t: Float[Array, "*T"]) -> Float[Array, "*T"]:
+    def learning_rate(self, t: Real[Array, "*T"]) -> Float[Array, "*T"]:
         """η_t = η · s(t), the learning rate of update t (optax convention: the first is t = 0).
 
         The one definition both sides use: ``finetune`` passes it to optax as the schedule, the

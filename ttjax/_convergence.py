@@ -92,7 +92,14 @@ def classify_run(
         >>> classify_run(np.array([1.67, 1.28, 2.50, 1.65, 1.60])).value  # lr past the limit
         'unsettled'
     """
-    c = np.asarray(loss, dtype=np.float64).ravel()
+    c = np.asarray(loss, dtype=np.float64)
+    if c.ndim == 2 and 1 in c.shape:  # a [1, T+1] or [T+1, 1] curve
+        c = c.ravel()
+    if c.ndim != 1:
+        raise DataError(
+            f"classify_run takes one loss curve [T+1], got shape {c.shape}; classify each path "
+            "(row) separately, or the median curve."
+        )
     if c.size < 2:
         raise DataError(f"a loss curve needs at least 2 points (L_0 … L_T), got {c.size}.")
     if not np.all(np.isfinite(c)):

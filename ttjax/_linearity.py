@@ -17,6 +17,7 @@ The observed kernel scales κ_k = tr Θ(w_k) / tr Θ(w₀) after the first K rea
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
@@ -196,6 +197,12 @@ def _regime_warning(regime: str, info: dict[str, Any]) -> str | None:
     kappa = info["kernel_scale_observed"]
     k = info["observed_steps"]
     moved = f"tr Θ moved to {kappa[-1]:.2f}× its start in {k} real steps"
+    peak = max(kappa, key=lambda v: abs(math.log(v)) if v > 0 else math.inf)
+    if abs(math.log(peak)) > abs(math.log(kappa[-1])) + math.log(1.25):  # the run came back
+        moved = (
+            f"tr Θ moved as far as {peak:.2f}× its start in {k} real steps (ending at "
+            f"{kappa[-1]:.2f}×)"
+        )
     walk = info.get("path_walk")
     if walk is not None and walk["kernel_scale"]:
         moved = (

@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Real
 
 from ._errors import ConfigError
+from ._fields import as_int, set_enum, set_float
 
 
 class ScheduleKind(enum.Enum):
@@ -55,6 +56,16 @@ class Schedule:
     final_fraction: float = 0.0
 
     def __post_init__(self) -> None:
+        set_enum(self, "kind", ScheduleKind)
+        try:
+            milestones = tuple(as_int(m, name="a schedule milestone") for m in self.milestones)
+        except TypeError:
+            raise ConfigError(
+                f"schedule milestones must be a tuple of steps, got {self.milestones!r}."
+            ) from None
+        object.__setattr__(self, "milestones", milestones)
+        set_float(self, "gamma")
+        set_float(self, "final_fraction")
         if tuple(sorted(self.milestones)) != tuple(self.milestones) or any(
             m < 0 for m in self.milestones
         ):
@@ -68,9 +79,9 @@ class Schedule:
                 f"cosine final_fraction must be in [0, 1], got {self.final_fraction}."
             )
 
-    def factor(self, t: Float[Array, "*T"], *, total_steps: int) -> Float[Array, "*T"]:
-        """s(t), elementwise."""
-        t = jnp.asarray(t)
+    def factor(self, t: Real[Array, "*T"], *, total_steps: int) -> Float[Array, "*T"]:
+        """s(t), elementwise (an integer ``t`` is taken as float: the factor is fractional)."""
+        t = _as_float(t)
         if self.kind is ScheduleKind.STEP:
             k = sum(((t >= m).astype(t.dtype) for m in self.milestones), jnp.zeros_like(t))
             return jnp.asarray(self.gamma, t.dtype) ** k
@@ -80,9 +91,9 @@ class Schedule:
             return a + (1.0 - a) * 0.5 * (1.0 + jnp.cos(jnp.pi * tt / total_steps))
         return jnp.ones_like(t)
 
-    def integral(self, t: Float[Array, "*T"], *, total_steps: int) -> Float[Array, "*T"]:
+    def integral(self, t: Real[Array, "*T"], *, total_steps: int) -> Float[Array, "*T"]:
         """S(t) = ∫_0^t s(u) du, elementwise (t ≥ 0)."""
-        t = jnp.asarray(t)
+        t = _as_float(t)
         if self.kind is ScheduleKind.STEP:
             edges = (0, *self.milestones)
             out = jnp.zeros_like(t)
@@ -121,3 +132,9 @@ class Schedule:
             gamma=float(d["gamma"]),
             final_fraction=float(d["final_fraction"]),
         )
+
+
+def _as_float(t: Any) -> Array:
+    """``t`` as a floating array (integer steps → the default float dtype)."""
+    t = jnp.asarray(t)
+    return t if jnp.issubdtype(t.dtype, jnp.floating) else t.astype(float)

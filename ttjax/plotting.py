@@ -53,7 +53,7 @@ def plot_curves(
     curves: Mapping[str, ArrayLike],
     bands: Mapping[str, tuple[ArrayLike, ArrayLike]] | None = None,
     reference: Mapping[str, ArrayLike] | None = None,
-    training_times: Mapping[str, float] | None = None,
+    training_times: Mapping[str, float | None] | None = None,
     title: str = "",
     curve_label: str = "predicted",
     reference_label: str = "real fine-tuning",
@@ -67,7 +67,7 @@ def plot_curves(
         bands: optional ``{"loss": (lo, hi), ...}`` shaded around the curve (e.g. 5–95%).
         reference: optional real run ``{"loss": [...], "error": [...]}`` drawn on top (black).
         training_times: optional ``{label: step}`` drawn as dotted vertical lines on both
-            panels, e.g. ``{"T(ε=0.1)": 37}``.
+            panels, e.g. ``{"T(ε=0.1)": 37}``; a ``None`` step (a run without Tε) is skipped.
         title: figure title.
         curve_label, reference_label: legend entries of ``curves`` and ``reference``.
 
@@ -96,14 +96,20 @@ def plot_curves(
             c = _as_curve(key, curves[key]) * scale
             steps = np.arange(c.size)
             if bands and key in bands:
-                lo, hi = (_as_curve(key, b) * scale for b in bands[key])
+                lo, hi = (_as_curve(f"{key} band", b) * scale for b in bands[key])
+                if lo.size != c.size or hi.size != c.size:
+                    raise DataError(
+                        f"the {key!r} band has {lo.size}/{hi.size} points but the curve has "
+                        f"{c.size}; give the band's (low, high) on the same steps as the curve."
+                    )
                 ax.fill_between(steps, lo, hi, color="#1f77b4", alpha=0.25, lw=0,
                                 label="5–95% band")  # fmt: skip
             ax.plot(steps, c, color="#1f77b4", lw=2, label=curve_label)
         if reference and key in reference:
             r = _as_curve(key, reference[key]) * scale
             ax.plot(np.arange(r.size), r, color="black", lw=1.3, ls="--", label=reference_label)
-        for i, (name, t) in enumerate((training_times or {}).items()):
+        marked = {n: t for n, t in (training_times or {}).items() if t is not None}  # None: no Tε
+        for i, (name, t) in enumerate(marked.items()):
             ax.axvline(float(t), color=colours[i % len(colours)], ls=":", lw=1.5,
                        label=f"{name} = {float(t):g}")  # fmt: skip
         ax.set_xlabel("step")

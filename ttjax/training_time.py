@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -46,6 +47,10 @@ def epsilon_training_time(
         >>> epsilon_training_time(np.array([[4.0, 1.0, 0.0], [1.0, 1.0, 1.0]]), 0.5).tolist()
         [1, 0]
     """
+    try:
+        eps = float(eps)
+    except (TypeError, ValueError):
+        raise DataError(f"ε must be one number in (0, 1], got {eps!r}; call once per ε.") from None
     if not 0.0 < eps <= 1.0:
         raise DataError(f"ε must be in (0, 1], got {eps}; pass e.g. --eps 0.01,0.1,0.4.")
     c = np.asarray(curve, dtype=np.float64)
@@ -92,6 +97,8 @@ def training_time_stats(samples: Sequence[float] | np.ndarray) -> TrainingTimeSt
     s = np.asarray(samples, dtype=np.float64).ravel()
     if s.size == 0:
         raise DataError("no training-time samples to summarise (M = 0 paths).")
+    if not np.all(np.isfinite(s)):
+        raise DataError("the training-time samples contain NaN or inf; pass finite step counts.")
     q05, med, q95 = np.quantile(s, [0.05, 0.5, 0.95])
     return TrainingTimeStats(
         median=float(med), mean=float(s.mean()), q05=float(q05), q95=float(q95)
@@ -99,11 +106,11 @@ def training_time_stats(samples: Sequence[float] | np.ndarray) -> TrainingTimeSt
 
 
 def parse_eps(text: str | Sequence[float]) -> tuple[float, ...]:
-    """Parse ``"0.01,0.1,0.4"`` (or a sequence) into a tuple of ε, each in (0, 1].
+    """Parse ``"0.01,0.1,0.4"`` (or a sequence, or one number) into a tuple of ε, each in (0, 1].
 
     Example:
-        >>> parse_eps("0.01,0.1,0.4")
-        (0.01, 0.1, 0.4)
+        >>> parse_eps("0.01,0.1,0.4"), parse_eps(0.1)
+        ((0.01, 0.1, 0.4), (0.1,))
     """
     if isinstance(text, str):
         try:
@@ -112,8 +119,13 @@ def parse_eps(text: str | Sequence[float]) -> tuple[float, ...]:
             raise DataError(
                 f"could not parse ε list {text!r}; use e.g. --eps 0.01,0.1,0.4."
             ) from None
+    elif isinstance(text, numbers.Real):
+        values = (float(text),)
     else:
-        values = tuple(float(v) for v in text)
+        try:
+            values = tuple(float(v) for v in np.ravel(np.asarray(text, dtype=object)))
+        except (TypeError, ValueError):
+            raise DataError(f"ε must be numbers in (0, 1], got {text!r}.") from None
     if not values:
         raise DataError("no ε given; use e.g. --eps 0.01,0.1,0.4.")
     for v in values:

@@ -123,7 +123,8 @@ def fit_projection_tail(
         raise DataError(
             f"no power-law tail a·k^(−b) with b in {b_bounds} has p̂_k0 = {p_k0:.4g} and tail sum "
             f"{tail_total:.4g} (the head p'_k, k < k0, already explains too much or too little of "
-            f"‖δy‖²); pick another k0 (e.g. a smaller one) or a larger subset N0."
+            f"‖δy‖²); use a larger subset N0 (--ntk-subset / ntk_subset=), or in "
+            "ttjax.extrapolate another ExtrapolationConfig.k0 (e.g. a smaller one)."
         )
     for _ in range(200):  # bisection: the interval halves each time, 200 is far past float64
         mid = 0.5 * (lo + hi)

@@ -17,6 +17,7 @@ from .. import _linearity
 from .._band import BAND_CALIBRATION, BandCalibration, calibrate
 from .._config import Hyperparams
 from .._convergence import classify_criterion
+from .._fields import as_enum, check_key
 from .._progress import stage
 from .._types import PRNGKey
 from ..dynamics import (
@@ -31,7 +32,7 @@ from ..dynamics import (
     with_schedule_of,
 )
 from ..train import Observation
-from ..training_time import Criterion
+from ..training_time import Criterion, parse_eps
 from ._json import JsonDict
 from ._result import Prediction
 from ._summary import Curves, TimesByEps, summarize_paths
@@ -56,9 +57,11 @@ def predict(
 ) -> Prediction:
     """Predict the curves and Tε of fine-tuning on ``problem`` with ``hparams`` (paper eq. 1).
 
-    The function-space dynamics ``f_{t+1} = f_t − η̃_t κ_t Θ ∇_f L(f_t) (+ SGD noise)`` (or
-    their continuous limit, ``dynamics``) for ``paths`` Monte-Carlo paths, with
-    ``η̃_t = hparams.learning_rate(t) / (1 − m)`` (the run's schedule) and κ_t the kernel's
+    The function-space dynamics ``f_{t+1} = f_t − η_t κ_t Θ ∇_f L(f_t) (+ SGD noise)``, with
+    heavy-ball momentum simulated exactly by default (``MomentumMode.EXACT``; the paper's
+    ``η̃_t = η_t / (1 − m)`` with ``EFFECTIVE_LR`` and in continuous time), or their
+    continuous limit (``dynamics``), for ``paths`` Monte-Carlo paths, with
+    ``η_t = hparams.learning_rate(t)`` (the run's schedule) and κ_t the kernel's
     drift seen on the first real steps (``observation``, :func:`ttjax.train.observe_steps`;
     None: κ = 1, the fixed kernel); then ``Tε = min{t ≤ T : L_t − L_T ≤ ε (L_0 − L_T)}`` per
     path. A drifting kernel widens the band over the observed κ range and reports the
@@ -96,6 +99,9 @@ def predict(
         >>> sorted(pred.training_time), len(pred.curves["loss"])
         ([0.01, 0.1, 0.4], 31)
     """
+    check_key(key)
+    eps = parse_eps(eps)
+    criterion = as_enum(Criterion, criterion, name="criterion")
     dynamics = with_schedule_of(dynamics, hparams.schedule)
     timing: dict[str, float] = {}
     kappa = _linearity.observed_scale(observation, problem.theta, dynamics.drift)

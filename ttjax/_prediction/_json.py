@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._jsonable import jsonable
 from ..training_time import eps_key
 
 if TYPE_CHECKING:
@@ -36,30 +37,32 @@ def prediction_document(pred: Prediction, eps_text: Sequence[str] | None = None)
         for k, s in zip(keys, pred.training_time.values(), strict=True)
     }
     other = {k: s.to_dict() for k, s in zip(keys, pred.training_time_other.values(), strict=True)}
-    return {
-        "config": pred.config,
-        "curves": {k: np.asarray(v).tolist() for k, v in pred.curves.items()},
-        "training_time": tt,
-        "wall_clock_estimate_s": pred.wall_clock_estimate_s if settled else None,
-        "timing_s": dict(pred.timing_s),
-        "training_time_criterion": pred.criterion.value,
-        "training_time_other": other,
-        "step_time_s": pred.step_time_s,
-        "wall_clock_s": None
-        if pred.wall_clock_s is None or not settled
-        else dict(zip(keys, pred.wall_clock_s.values(), strict=True)),
-        "status": pred.status.value,
-        "stability": {
-            "lambda_max": pred.trajectories.lambda_max,
-            "curvature": pred.trajectories.curvature,
-            "max_stable_lr": pred.trajectories.max_stable_lr,
-        },
-        "method": pred.trajectories.method.value,
-        "linearity": pred.linearity,
-        # the shared contract's top-level keys (docs/ARCHITECTURE.md): "lazy" is "linear"
-        "regime": _CONTRACT_REGIME.get(regime, regime),
-        "warnings": [pred.warning] if pred.warning else [],
-    }
+    return jsonable(
+        {
+            "config": pred.config,
+            "curves": {k: np.asarray(v).tolist() for k, v in pred.curves.items()},
+            "training_time": tt,
+            "wall_clock_estimate_s": pred.wall_clock_estimate_s if settled else None,
+            "timing_s": dict(pred.timing_s),
+            "training_time_criterion": pred.criterion.value,
+            "training_time_other": other,
+            "step_time_s": pred.step_time_s,
+            "wall_clock_s": None
+            if pred.wall_clock_s is None or not settled
+            else dict(zip(keys, pred.wall_clock_s.values(), strict=True)),
+            "status": pred.status.value,
+            "stability": {
+                "lambda_max": pred.trajectories.lambda_max,
+                "curvature": pred.trajectories.curvature,
+                "max_stable_lr": pred.trajectories.max_stable_lr,
+            },
+            "method": pred.trajectories.method.value,
+            "linearity": pred.linearity,
+            # the shared contract's top-level keys (docs/ARCHITECTURE.md): "lazy" is "linear"
+            "regime": _CONTRACT_REGIME.get(regime, regime),
+            "warnings": [pred.warning] if pred.warning else [],
+        }
+    )
 
 
 __all__ = ["JsonDict", "prediction_document"]

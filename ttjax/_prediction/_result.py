@@ -68,6 +68,13 @@ class Prediction:
         if self.converged:
             return None
         c = self.curves[self.criterion.value]
+        if max(c) - min(c) <= 1e-9 * max(1.0, abs(c[0])):  # nothing moves: no lr helps
+            return (
+                f"The predicted {self.criterion.value} curve does not move ({c[0]:.4g} "
+                "throughout): the loss is already at its minimum, or Θ is zero (the outputs do "
+                "not depend on the weights), so there is nothing to train and Tε is undefined "
+                "(null)."
+            )
         return (
             f"The predicted {self.criterion.value} curve {self.status.what} "
             f"({c[0]:.4g} → min {min(c):.4g} → {c[-1]:.4g} at T), so Tε is undefined (null): "

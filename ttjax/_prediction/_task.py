@@ -14,6 +14,7 @@ import numpy as np
 from .._band import BAND_CALIBRATION, BandCalibration
 from .._config import Hyperparams
 from .._errors import ConfigError
+from .._fields import as_enum, check_key
 from .._progress import stage
 from .._protocols import Kernel, Network, TrainingSet
 from .._types import PRNGKey
@@ -24,11 +25,12 @@ from ..train import (
     PATH_BUDGET,
     Observation,
     StepTimer,
+    check_task,
     observe_steps,
     start_step_timing,
     walk_task_path,
 )
-from ..training_time import Criterion
+from ..training_time import Criterion, parse_eps
 from ._core import DEFAULT_EPS, predict
 from ._json import JsonDict
 from ._result import Prediction
@@ -184,6 +186,10 @@ def predict_training_time(
     """
     if len(task.labels) < 2:
         raise ConfigError("the task needs at least 2 training examples.")
+    check_key(key)
+    check_task(model, task)  # before Θ, also when no real step is observed (observe=0)
+    eps = parse_eps(eps)  # bad ε or criterion: refused now, not after Θ and the real steps
+    criterion = as_enum(Criterion, criterion, name="criterion")
     if problem is not None and ntk is None:
         raise ConfigError("pass the ntk a problem was built from together with problem=.")
     k_ntk, k_time, k_dyn = jax.random.split(key, 3)

@@ -24,6 +24,7 @@ from .._band import (
     momentum_group,
     regime_group,
 )
+from .._errors import ConfigError
 from ..training_time import TrainingTimeStats
 from ._backbone_summary import _converged, record_momentum, record_regime
 from ._grid_v2 import backbone_label
@@ -226,14 +227,14 @@ def loco_with_band(
     for r, _ in _scoreable(records):
         scoreable[str(r.get("key"))].append(r)
     if len(scoreable) < 2:
-        raise ValueError(f"leave-one-case-out needs ≥ 2 scoreable cases, got {len(scoreable)}.")
+        raise ConfigError(f"leave-one-case-out needs ≥ 2 scoreable cases, got {len(scoreable)}.")
     scored = []
     for key in sorted(scoreable):
         others = [r for k, rs in scoreable.items() if k != key for r in rs]
         try:
             cal = calibrate_band(others, coverage=coverage, source=f"all but {key}")
         except ValueError as err:
-            raise ValueError(f"leave-one-case-out without case {key}: {err}") from err
+            raise ConfigError(f"leave-one-case-out without case {key}: {err}") from err
         scored += with_band(scoreable[key], cal)
     return scored
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .._band import HEAVY_BALL, MOMENTUM_0, MOMENTUM_GROUPS, momentum_group
+from .._jsonable import jsonable
 from ._backbone_summary import record_momentum
 from ._summary import variant_rows
 
@@ -110,19 +110,8 @@ def write_table(
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    json_path.write_text(json.dumps(_finite(doc), indent=1, allow_nan=False) + "\n")
+    json_path.write_text(json.dumps(jsonable(doc), indent=1, allow_nan=False) + "\n")
     return csv_path, json_path
-
-
-def _finite(doc: Any) -> Any:
-    """``doc`` with every NaN or ±∞ float (in dicts, lists, tuples) replaced by None."""
-    if isinstance(doc, float):
-        return doc if math.isfinite(doc) else None
-    if isinstance(doc, Mapping):
-        return {k: _finite(v) for k, v in doc.items()}
-    if isinstance(doc, (list, tuple)):
-        return [_finite(v) for v in doc]
-    return doc
 
 
 __all__ = [

@@ -15,27 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .._files import atomic_write
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if hasattr(obj, "to_dict"):
-        return _jsonable(obj.to_dict())
-    if hasattr(obj, "value") and hasattr(obj, "name") and not isinstance(obj, (int, float)):
-        return obj.value  # enums
-    if isinstance(obj, (np.ndarray, np.generic)) or type(obj).__module__.startswith("jax"):
-        return _jsonable(np.asarray(obj).tolist())
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
+from .._jsonable import jsonable
 
 
 def report_payload(
@@ -56,7 +37,7 @@ def report_payload(
         "timing_s": timing_s,
         **extra,
     }
-    return _jsonable(payload)
+    return jsonable(payload)
 
 
 def write_json(
@@ -64,6 +45,6 @@ def write_json(
 ) -> Path:
     """Write ``payload`` as JSON atomically (temp file + rename, none left on failure)."""
     with atomic_write(path, what=what) as fh:
-        json.dump(_jsonable(payload), fh, indent=1)
+        json.dump(jsonable(payload), fh, indent=1)
         fh.write("\n")
     return Path(path)

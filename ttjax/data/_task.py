@@ -8,9 +8,11 @@ import numpy as np
 from jaxtyping import Int, UInt8
 
 from .._errors import DataError
+from .._fields import as_int
 from .._types import Images, Labels
 from ._resize import resize_images
 from ._spec import SourceKind, SourceSpec
+from ._validate import as_labels, as_rgb_uint8
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
@@ -29,6 +31,27 @@ class Task:
     labels: Int[np.ndarray, " KN"]
     class_ids: Int[np.ndarray, " K"]
     source: str = ""
+
+    def __post_init__(self) -> None:
+        """A hand-built Task gets the contract's checks (what ``sample_task`` produces passes):
+        uint8 RGB images, one integer label per image in 0..K−1, K = ``len(class_ids)``."""
+        x, y = np.asarray(self.images), np.asarray(self.labels)
+        if x.dtype != np.uint8 or x.ndim != 4 or x.shape[-1] != 3:
+            raise DataError(
+                f"Task.images must be uint8 [N, S, S, 3], got {x.dtype} {x.shape}; build tasks "
+                "with ttjax.sample_task (it converts float/grey images), or convert them first."
+            )
+        if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
+            raise DataError(
+                f"Task.labels must be integers [N] = [{len(x)}] (one per image), got {y.dtype} "
+                f"{y.shape}."
+            )
+        k = len(np.asarray(self.class_ids))
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= k):
+            raise DataError(
+                f"Task.labels span {int(y.min())}..{int(y.max())} but there are {k} classes "
+                f"(class_ids); labels must be 0..{k - 1}, one class_id per class."
+            )
 
     @property
     def num_classes(self) -> int:
@@ -84,8 +107,13 @@ def sample_task(
         ...             fit_classes=True, fit_per_class=True).images.shape  # 4 classes × 5
         (20, 8, 8, 3)
     """
+    classes, per_class, image_size = (
+        as_int(v, name=n) for n, v in
+        (("classes", classes), ("per_class", per_class), ("image_size", image_size))
+    )  # fmt: skip
+    seed = as_int(seed, name="seed", minimum=0)
     for name, value in (("classes", classes), ("per_class", per_class), ("image_size", image_size)):
-        if int(value) < 1:
+        if value < 1:
             raise DataError(f"{name} must be ≥ 1, got {value}.")
     if int(classes) < 2:
         raise DataError(
@@ -95,6 +123,9 @@ def sample_task(
     labels = np.asarray(labels)
     if len(images) != len(labels):
         raise DataError(f"{len(images)} images but {len(labels)} labels; they must match.")
+    where = source or "sample_task"
+    images = as_rgb_uint8(images, where=where)  # float / grey / int images → uint8 RGB
+    labels = as_labels(labels, n=len(images), where=where)
     rng = np.random.default_rng(seed)
     present, counts = np.unique(labels, return_counts=True)
     if fit_classes:

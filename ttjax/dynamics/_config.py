@@ -11,6 +11,7 @@ import dataclasses
 import enum
 
 from .._errors import ConfigError
+from .._fields import set_enum, set_int
 from .._schedule import Schedule, ScheduleKind
 
 
@@ -153,6 +154,14 @@ class DynamicsConfig:
     check_stability: bool = True
 
     def __post_init__(self) -> None:
+        for name, cls in (("time", TimeMode), ("noise_model", NoiseModel), ("drift", DriftModel),
+                          ("ode_solver", OdeSolver)):  # fmt: skip
+            set_enum(self, name, cls)
+        if self.momentum is not None:
+            set_enum(self, "momentum", MomentumMode)
+        set_int(self, "sde_substeps")
+        if not isinstance(self.schedule, Schedule):
+            raise ConfigError(f"schedule must be a ttjax.Schedule, got {self.schedule!r}.")
         if self.momentum is None:
             default = (
                 MomentumMode.EXACT if self.time is TimeMode.DISCRETE else MomentumMode.EFFECTIVE_LR

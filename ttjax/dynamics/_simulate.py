@@ -24,6 +24,7 @@ from jaxtyping import Array, Float, Real
 from .. import losses
 from .._config import Hyperparams, Loss, Optimizer
 from .._errors import ConfigError
+from .._fields import check_key
 from ._closed_form import mse_outputs
 from ._config import (
     DEFAULT_DYNAMICS,
@@ -220,6 +221,8 @@ def simulate(
     stochastic = hparams.optimizer is Optimizer.SGD and bsz < problem.n
     if stochastic and key is None:
         raise ConfigError("SGD dynamics are random: pass key=jax.random.key(seed).")
+    if key is not None:
+        check_key(key)
     if paths < 1:
         raise ConfigError(f"paths must be ≥ 1, got {paths}.")
     curv = problem.curvature

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from .._errors import ConfigError
+from .._fields import as_int, check_key
 from .._types import PRNGKey, PyTree
 from ..weights import load_pretrained_variables, merge_backbone
 from ._conv import ConvImpl, resolve_conv_impl
@@ -110,9 +111,10 @@ def create_model(
     if name not in _SPECS:
         raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(available_models())}.")
     spec = _SPECS[name]
-    if not (isinstance(num_classes, int) and num_classes >= 1):
-        raise ConfigError(f"num_classes must be a positive integer, got {num_classes!r}.")
-    if not (isinstance(image_size, int) and image_size >= spec.min_size):
+    check_key(key)
+    num_classes = as_int(num_classes, name="num_classes", minimum=1)
+    image_size = as_int(image_size, name="image_size")
+    if image_size < spec.min_size:
         raise ConfigError(
             f"image_size {image_size!r} is too small for {name} (needs an integer ≥ "
             f"{spec.min_size}); use a larger --image-size or a *_cifar variant."

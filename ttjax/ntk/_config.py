@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import ConfigError
+from .._fields import set_enum, set_int
 
 
 class NtkMethod(enum.Enum):
@@ -132,10 +133,11 @@ class NtkConfig:
     progress: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.method, NtkMethod):
-            raise ConfigError(
-                f"method must be an NtkMethod (e.g. NtkMethod.TRACE), got {self.method!r}."
-            )
+        set_enum(self, "method", NtkMethod)
+        set_enum(self, "accum_dtype", AccumDtype)
+        for name in ("projection_dim", "probes", "kron_block", "example_block", "param_block",
+                     "projection_chunk", "memory_budget_bytes"):  # fmt: skip
+            set_int(self, name)
         needs_dim = self.method in (
             NtkMethod.GAUSSIAN,
             NtkMethod.SPARSE,

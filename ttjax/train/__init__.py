@@ -1,6 +1,7 @@
 """Real fine-tuning (the ground truth) and per-step timing."""
 
 from ._finetune import FinetuneResult as FinetuneResult
+from ._finetune import check_task as check_task
 from ._finetune import finetune as finetune
 from ._observe import Observation as Observation
 from ._observe import observe_steps as observe_steps
@@ -21,6 +22,7 @@ __all__ = [
     "PathWalk",
     "Relinearised",
     "StepTimer",
+    "check_task",
     "finetune",
     "measure_step_time",
     "observe_steps",

@@ -20,7 +20,8 @@ from jaxtyping import Float
 
 from .._config import Hyperparams
 from .._convergence import RunStatus, classify_run
-from .._errors import DataError, StabilityError
+from .._errors import ConfigError, DataError, StabilityError
+from .._fields import check_key
 from .._progress import progress_bar
 from .._types import PRNGKey, PyTree
 from ..data import Task
@@ -82,6 +83,8 @@ class FinetuneResult:
         Uses :func:`ttjax.training_time.epsilon_training_time`, the definition predictions use.
         ``None`` when the run did not converge (``status``): a diverged run has no Tε.
         """
+        if curve not in ("loss", "error"):
+            raise ConfigError(f"curve must be 'loss' or 'error', got {curve!r}.")
         if self.status is not RunStatus.CONVERGED:
             return None
         values = self.loss if curve == "loss" else self.error
@@ -108,10 +111,10 @@ def check_task(model: Any, task: Task) -> None:
     if task.num_examples == 0:
         raise DataError("the task has no examples.")
     c = int(model.num_classes)
-    if int(task.labels.max()) >= c or int(task.labels.min()) < 0:
+    if int(task.labels.max()) >= c:  # Task itself checks its labels are 0..K−1
         raise DataError(
-            f"task labels span {int(task.labels.min())}..{int(task.labels.max())} but the model "
-            f"has {c} outputs; create the model with num_classes={task.num_classes}."
+            f"the task has {task.num_classes} classes (labels up to {int(task.labels.max())}) but "
+            f"the model has {c} outputs; create the model with num_classes={task.num_classes}."
         )
     if task.images.shape[1] != model.image_size:
         raise DataError(
@@ -161,6 +164,7 @@ def finetune(
         >>> len(r.loss)
         4
     """
+    check_key(key)
     x, y = prepare_inputs(model, task)
     n = task.num_examples
     batch = hparams.resolved_batch_size(n)

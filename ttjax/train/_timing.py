@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._config import Hyperparams
+from .._errors import ConfigError
 from .._types import PRNGKey
 from ..data import Task
 from ._finetune import prepare_inputs
@@ -52,7 +53,7 @@ def compile_step(model: Any, task: Task, hparams: Hyperparams, *, key: PRNGKey) 
 def time_step(compiled: CompiledStep, *, warmup: int = 2, repeats: int = 5) -> float:
     """Median seconds of ``repeats`` runs of a compiled step, after ``warmup`` untimed ones."""
     if repeats < 1 or warmup < 0:
-        raise ValueError(f"need repeats ≥ 1 and warmup ≥ 0, got {repeats=}, {warmup=}.")
+        raise ConfigError(f"need repeats ≥ 1 and warmup ≥ 0, got {repeats=}, {warmup=}.")
     params, opt_state, x, y, key = compiled.args
     times = []
     for t in range(warmup + repeats):
@@ -160,5 +161,5 @@ def measure_step_time(
         True
     """
     if repeats < 1 or warmup < 0:
-        raise ValueError(f"need repeats ≥ 1 and warmup ≥ 0, got {repeats=}, {warmup=}.")
+        raise ConfigError(f"need repeats ≥ 1 and warmup ≥ 0, got {repeats=}, {warmup=}.")
     return time_step(compile_step(model, task, hparams, key=key), warmup=warmup, repeats=repeats)

@@ -7,7 +7,6 @@ through ``create_model(..., weights=PATH)``.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import jax
 import numpy as np
 
 from .._errors import WeightsError, WeightsNotFoundError
+from .._files import atomic_write
 
 _SEP = "/"
 FLAX_SUFFIXES = (".npz", ".msgpack")
@@ -29,7 +29,10 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, np.ndarray]:
                 raise WeightsError(f"variable name {k!r} contains {_SEP!r}; rename it to save.")
             out.update(_flatten(v, f"{prefix}{k}{_SEP}"))
     else:
-        out[prefix[:-1]] = np.asarray(jax.device_get(tree))
+        value = np.asarray(jax.device_get(tree))
+        if value.dtype.kind == "V":  # bfloat16 / float8 (ml_dtypes): npz would store raw bytes
+            value = value.astype(np.float32)  # exact for every ml_dtypes float
+        out[prefix[:-1]] = value
     return out
 
 
@@ -44,23 +47,16 @@ def _unflatten(flat: dict[str, np.ndarray]) -> dict[str, Any]:
     return tree
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_flax_variables(path: str | os.PathLike[str], variables: dict[str, Any]) -> Path:
     """Write flax variables (nested dicts of arrays) to ``path`` atomically.
 
     The format follows the suffix: ``.npz`` (keys ``"params/conv1/kernel"``...) or
-    ``.msgpack`` (``flax.serialization``).
+    ``.msgpack`` (``flax.serialization``). Low-precision floats that numpy cannot store
+    (bfloat16, float8) are written as float32 (exactly).
+
+    Raises:
+        WeightsError: a suffix other than ``.npz``/``.msgpack``, or a name containing ``/``.
+        ConfigError: the file cannot be written there (e.g. a parent is a file).
 
     Example:
         >>> import tempfile, numpy as np
@@ -78,9 +74,11 @@ def save_flax_variables(path: str | os.PathLike[str], variables: dict[str, Any])
 
         buf = io.BytesIO()
         np.savez(buf, **flat)  # pyright: ignore[reportArgumentType]
-        _atomic_write(path, buf.getvalue())
+        data = buf.getvalue()
     else:
-        _atomic_write(path, flax.serialization.msgpack_serialize(_unflatten(flat)))
+        data = flax.serialization.msgpack_serialize(_unflatten(flat))
+    with atomic_write(path, mode="wb", what="the weights file") as fh:
+        fh.write(data)
     return path
 
 
@@ -99,9 +97,20 @@ def load_flax_variables(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
-                tree = _unflatten({k: z[k] for k in z.files})
+                flat = {k: z[k] for k in z.files}
+            raw = sorted(k for k, v in flat.items() if v.dtype.kind == "V")
+            if raw:  # e.g. bfloat16 saved by np.savez: the dtype is lost, only bytes remain
+                raise WeightsError(
+                    f"{path}: {raw[0]!r} (and {len(raw) - 1} more) hold raw bytes of dtype "
+                    f"{flat[raw[0]].dtype}, not numbers (bfloat16 written by numpy loses its "
+                    "dtype); save the variables as float32, or with "
+                    "ttjax.weights.save_flax_variables, which converts them."
+                )
+            tree = _unflatten(flat)
         else:
             tree = flax.serialization.msgpack_restore(path.read_bytes())
+    except WeightsError:
+        raise
     except Exception as e:  # corrupt zip / msgpack / pickled object arrays
         if "allow_pickle" in str(e) or "pickled" in str(e):  # numpy's advice is to unpickle
             raise WeightsError(
