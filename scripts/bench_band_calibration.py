@@ -34,6 +34,7 @@ from ttjax.benchmark import (
     band_coverage,
     calibrate_band,
     case_split,
+    check_script_paths,
     latest_records,
     loco_band_coverage,
     loco_with_band,
@@ -61,9 +62,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--small", action="store_true", help="CI: the same (it reads records only)")
     args = ap.parse_args(argv)
 
-    missing = [f for f in (*args.tune, *args.heldout) if not Path(f).is_file()]
-    if missing:
-        ap.error(f"no such records file: {', '.join(missing)}")
+    check_script_paths(
+        ap, records=[*args.tune, *args.heldout], out=args.out, flag="--tune/--heldout"
+    )
     try:  # too few cases or groups to fit (or leave one out): one line, nothing written
         cal, shipped, by_momentum, rows = _score(args)
     except (TTJaxError, ValueError) as err:

@@ -33,6 +33,7 @@ from ttjax.benchmark import (
     append_record,
     benchmark_grid,
     case_split,
+    check_script_paths,
     format_variant_row,
     latest_records,
     read_records,
@@ -74,8 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--at takes comma-separated fractions of T, got {args.at}")
     if any(not 0 < f < 1 for s in stages for f in s):
         parser.error(f"--at fractions must lie strictly between 0 and 1, got {args.at}")
-    if not args.small and args.records is not None and not args.records.is_file():
-        parser.error(f"--records {args.records}: no such file")
+    check_script_paths(parser, records=[None if args.small else args.records], out=args.out)
     key = jax.random.key(args.seed)
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ttjax.benchmark import Split, read_records, resolved_hparams, summarize
+from ttjax.benchmark import Split, check_script_paths, read_records, resolved_hparams, summarize
 
 BASE = (
     "key",
@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="out/fig5_wallclock")
     ap.add_argument("--small", action="store_true", help="CI: use --records as it is")
     args = ap.parse_args(argv)
+    check_script_paths(ap, records=[args.records], out=args.out)
     records = read_records(args.records)
     ok = _ok(records)
     eps_keys = sorted({e for r in ok for e in r.get("real", {})}, key=float)

@@ -29,7 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from ttjax.benchmark import Split, read_records, resolved_hparams, summarize
+from ttjax.benchmark import (
+    Split,
+    check_script_paths,
+    converged_real,
+    read_records,
+    resolved_hparams,
+    summarize,
+)
 
 HPARAMS = ("lr", "batch_size", "n_train")
 TITLES = {
@@ -85,7 +92,7 @@ def points(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per finished (case, ε) pair; ``rel_error`` is the pair's summarize row."""
     rows = []
     for r in records:
-        if r.get("status", "ok") != "ok" or not r.get("real"):
+        if r.get("status", "ok") != "ok" or not r.get("real") or not converged_real(r):
             continue
         summary = summarize([r], split=Split.ALL)
         hp = r["case"]["hparams"]
@@ -111,7 +118,8 @@ def points(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def groups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Error rows of the records grouped by each hyper-parameter, per optimizer and for all."""
-    ok = [r for r in records if r.get("status", "ok") == "ok" and r.get("real")]
+    ok = [r for r in records
+          if r.get("status", "ok") == "ok" and r.get("real") and converged_real(r)]  # fmt: skip
     out = []
     for name in HPARAMS:
         for opt in ("all", "gd", "sgd"):
@@ -195,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="out/fig6_error_vs_hparams")
     ap.add_argument("--small", action="store_true", help="CI: use --records as it is")
     args = ap.parse_args(argv)
+    check_script_paths(ap, records=[args.records], out=args.out)
     records = read_records(args.records)
     pts, grp = points(records), groups(records)
     out = Path(args.out)

@@ -14,7 +14,7 @@ import csv
 import json
 from pathlib import Path
 
-from ttjax.benchmark import Split, read_records, summarize
+from ttjax.benchmark import Split, check_script_paths, read_records, summarize
 
 
 def _cell(v: float | None) -> str:
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="out/table1")
     ap.add_argument("--small", action="store_true", help="CI: use --records as it is")
     args = ap.parse_args(argv)
+    check_script_paths(ap, records=[args.records], out=args.out)
     summary = summarize(read_records(args.records), split=Split.ALL)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

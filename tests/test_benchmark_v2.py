@@ -315,7 +315,7 @@ def test_summary_of_a_drift_variant_and_reuse_real_flag(tmp_path, capsys):
     rc = main(["benchmark", "--grid", "tiny", "--out", str(tmp_path / "c.jsonl"),
                "--reuse-real", str(tmp_path / "missing.jsonl")])  # fmt: skip
     assert rc == 2 and "--reuse-real" in capsys.readouterr().err
-    (tmp_path / "junk.jsonl").write_text("not a record\n")
+    (tmp_path / "junk.jsonl").write_text('{"key": "x", "status": "failed"}\n')  # no ok record
     rc = main(["benchmark", "--grid", "tiny", "--out", str(tmp_path / "d.jsonl"),
                "--reuse-real", str(tmp_path / "junk.jsonl")])  # fmt: skip
     err = capsys.readouterr().err

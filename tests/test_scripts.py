@@ -121,7 +121,7 @@ def test_bench_observe_reuses_real_runs_and_scores_the_aligned_variants(tmp_path
     ]
     assert again[0]["real"] == first[0]["real"]
     assert again[0]["curves"]["real_loss"] == first[0]["curves"]["real_loss"]
-    (tmp_path / "junk.jsonl").write_text("not a record\n")
+    (tmp_path / "junk.jsonl").write_text('{"key": "x", "status": "failed"}\n')  # no ok record
     with pytest.raises(AssertionError, match="no finished"):  # exit 2, one line, no --out
         _run("bench_observe", tmp_path / "none", "--reuse-real", str(tmp_path / "junk.jsonl"))
     assert not (tmp_path / "none").exists()

@@ -20,9 +20,10 @@ from ._errors import ConfigError
 def check_output_path(path: str | os.PathLike[str], *, what: str) -> Path:
     """Raise :class:`ConfigError` unless a file can be written at ``path``; creates nothing.
 
-    The path must not be an existing folder; its nearest existing ancestor must be a folder
-    in which a file can really be created (probed with a temporary file, removed at once,
-    so read-only mounts and pseudo file systems such as ``/proc`` are caught too).
+    The path must not be an existing folder, device, pipe or socket; its nearest existing
+    ancestor must be a folder in which a file can really be created (probed with a temporary
+    file, removed at once, so read-only mounts and pseudo file systems such as ``/proc`` are
+    caught too).
 
     Args:
         path: the file to be written (missing parent folders are allowed: they are created
@@ -42,10 +43,14 @@ def check_output_path(path: str | os.PathLike[str], *, what: str) -> Path:
         ...
         ttjax._errors.ConfigError: --json ... is a folder; give a file path such as .../result.json.
     """
-    p = Path(os.path.expanduser(os.fspath(path)))
+    p = Path(path)  # as the writer will open it (a quoted "~" is not the home folder there)
     if p.is_dir():
         raise ConfigError(
             f"{what} {p} is a folder; give a file path such as {p / ('result' + _ext(what))}."
+        )
+    if p.exists() and not p.is_file():  # the atomic rename would replace a device or FIFO
+        raise ConfigError(
+            f"{what} {p} is not a regular file (a device, pipe or socket); give a file path."
         )
     ancestor = p.parent
     while not ancestor.exists() and ancestor != ancestor.parent:

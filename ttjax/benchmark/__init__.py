@@ -6,6 +6,7 @@ for the ``small_cnn`` source model.
 """
 
 from ._backbone_summary import BackboneRow as BackboneRow
+from ._backbone_summary import converged_real as converged_real
 from ._backbone_summary import plateaued as plateaued
 from ._backbone_summary import record_momentum as record_momentum
 from ._band import BandScore as BandScore
@@ -53,6 +54,7 @@ from ._report import ALL_RUNS as ALL_RUNS
 from ._report import HEAVY_BALL as HEAVY_BALL
 from ._report import MOMENTUM_0 as MOMENTUM_0
 from ._report import MOMENTUM_GROUPS as MOMENTUM_GROUPS
+from ._report import check_script_paths as check_script_paths
 from ._report import format_variant_row as format_variant_row
 from ._report import momentum_group as momentum_group
 from ._report import momentum_rows as momentum_rows
@@ -71,6 +73,8 @@ from ._split import Split as Split
 from ._split import case_split as case_split
 from ._store import CaseStatus as CaseStatus
 from ._store import append_record as append_record
+from ._store import check_run_seed as check_run_seed
+from ._store import completed_keys as completed_keys
 from ._store import latest_records as latest_records
 from ._store import read_records as read_records
 from ._store import resolved_hparams as resolved_hparams
@@ -119,7 +123,11 @@ __all__ = [
     "case_key",
     "case_prng",
     "case_split",
+    "check_run_seed",
+    "check_script_paths",
     "closed_loop_variants",
+    "completed_keys",
+    "converged_real",
     "converged_references",
     "evaluate_case",
     "evaluate_closed_loop",

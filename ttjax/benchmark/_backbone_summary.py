@@ -122,7 +122,8 @@ def _spiked(record: Mapping[str, Any]) -> bool:
     return bool(curve is not None and len(curve) > 1 and max(curve[1:]) > curve[0])
 
 
-def _converged(record: Mapping[str, Any]) -> bool:
+def converged_real(record: Mapping[str, Any]) -> bool:
+    """Whether a record's real run converged (``real_status``; records before it: yes)."""
     return record.get("real_status", "converged") == "converged"
 
 
@@ -201,7 +202,7 @@ def backbone_rows(
             continue
         case = r["case"]
         label = backbone_label(case["task"])
-        if not _converged(r):
+        if not converged_real(r):
             dropped[label].append(_flagged(r))
             continue
         curve = (r.get("curves") or {}).get("real_loss")

@@ -26,7 +26,7 @@ from .._band import (
 )
 from .._errors import ConfigError
 from ..training_time import TrainingTimeStats
-from ._backbone_summary import _converged, record_momentum, record_regime
+from ._backbone_summary import converged_real, record_momentum, record_regime
 from ._grid_v2 import backbone_label
 
 
@@ -45,7 +45,7 @@ def _scoreable(
     the pairs the summaries score."""
     for r in records:
         regime = _observed_regime(r)
-        if regime is not None and _converged(r):
+        if regime is not None and converged_real(r):
             yield r, regime
 
 

@@ -10,6 +10,7 @@ each table is shown both ways).
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
@@ -114,11 +115,35 @@ def write_table(
     return csv_path, json_path
 
 
+def check_script_paths(
+    parser: argparse.ArgumentParser,
+    *,
+    records: Iterable[str | os.PathLike[str] | None] = (),
+    out: str | os.PathLike[str] | None = None,
+    flag: str = "--records",
+) -> None:
+    """The bench and figure scripts' input/output check, before anything is read or computed:
+    every records file (given as ``flag``) exists, and ``--out`` (a folder of figures and
+    tables) is not a file. A problem ends the script through ``parser.error`` (one line, exit 2).
+
+    Example:
+        >>> import argparse, tempfile
+        >>> check_script_paths(argparse.ArgumentParser(), out=tempfile.mkdtemp() + "/figs")
+    """
+    for f in records:
+        if f is not None and not Path(f).is_file():
+            parser.error(f"{flag} {f}: no such records file; run `ttjax benchmark` first or "
+                         "give the .jsonl it wrote.")  # fmt: skip
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        parser.error(f"--out {out} is a file; --out names a folder for the figures and tables.")
+
+
 __all__ = [
     "ALL_RUNS",
     "HEAVY_BALL",
     "MOMENTUM_0",
     "MOMENTUM_GROUPS",
+    "check_script_paths",
     "format_variant_row",
     "momentum_group",
     "momentum_rows",

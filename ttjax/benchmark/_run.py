@@ -271,6 +271,7 @@ def run_benchmark(
     evaluate: Evaluate = evaluate_case,
     progress: bool = True,
     reuse_real: Mapping[str, Mapping[str, Any]] | None = None,
+    seed: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run every case not yet in ``path``; append each result as one JSON line.
 
@@ -283,6 +284,8 @@ def run_benchmark(
     propagates. Every record carries its ``split`` (:func:`~ttjax.benchmark.case_split`).
     ``reuse_real`` maps case keys to earlier ``ok`` records whose real runs are reused
     (``evaluate(case, key, reuse_real=record)``): the predictor is re-scored, not retrained.
+    ``seed``: the integer ``key`` was made from, stored in each record (``seed``) so that a
+    file is never resumed with another seed (:func:`~ttjax.benchmark.check_run_seed`).
 
     Returns:
         All records in the file after the run (old and new).
@@ -300,6 +303,8 @@ def run_benchmark(
         k = case_prng(case, key)
         record: dict[str, Any] = {"key": case.key, "case": case.to_dict()}
         record["split"] = case_split(case.key).value
+        if seed is not None:
+            record["seed"] = int(seed)
         try:
             old = None if reuse_real is None else reuse_real.get(case.key)
             result = evaluate(case, k) if old is None else evaluate(case, k, reuse_real=old)

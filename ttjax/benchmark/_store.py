@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .._errors import DataError, MemoryBudgetError, TTJaxError, WeightsError
+from .._errors import ConfigError, DataError, MemoryBudgetError, TTJaxError, WeightsError
 
 
 class CaseStatus(enum.Enum):
@@ -93,16 +93,18 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     if not p.exists():
         return []
     data = p.read_bytes()
-    lines, _ = _split_complete(data)
+    lines, end = _split_complete(data)
     records: list[dict[str, Any]] = []
     for i, raw in enumerate(lines):
         if not raw.strip():
             continue
         try:
             rec = json.loads(raw)
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:
+        except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
+            if i == len(lines) - 1 and (records or _looks_like_record(raw)):
                 break  # torn write that happened to end with a newline
+            if not records:  # not even one record before it: some other file
+                raise DataError(_not_records(p)) from None
             raise DataError(
                 f"{p}: line {i + 1} is not valid JSON; the file was edited or corrupted. "
                 "Remove that line (the case will be re-run) and restart."
@@ -110,7 +112,22 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         if not isinstance(rec, dict):
             raise DataError(f"{p}: line {i + 1} is not a JSON object; remove it and restart.")
         records.append(rec)
+    tail = data[end:]  # a torn write without its newline: skipped, unless it is all there is
+    if not records and tail.strip() and not _looks_like_record(tail):
+        raise DataError(_not_records(p))
     return records
+
+
+def _looks_like_record(raw: bytes) -> bool:
+    """A torn last line is the start of a record as :func:`append_record` writes it."""
+    return raw.lstrip().startswith(b'{"key"')
+
+
+def _not_records(p: Path) -> str:
+    return (
+        f"{p} is not a file of benchmark records (its first line is not a JSON record); "
+        "point --out / --records at the .jsonl that `ttjax benchmark` wrote, or a new file."
+    )
 
 
 def _repair_tail(p: Path) -> None:
@@ -150,6 +167,27 @@ def completed_keys(records: list[dict[str, Any]]) -> set[str]:
         for r in latest_records(records)
         if record_status(r) is not CaseStatus.UNAVAILABLE
     }
+
+
+def check_run_seed(records: Iterable[Mapping[str, Any]], seed: int, *, what: str) -> None:
+    """Refuse to add runs of ``seed`` to (or reuse real runs from) records of another seed.
+
+    The case key leaves the run seed out, so a resumed file would keep the other seed's
+    results as if they were this run's. Records written before the seed was stored pass.
+
+    Raises:
+        ConfigError: some record names another seed.
+
+    Example:
+        >>> check_run_seed([{"key": "a", "seed": 0}, {"key": "b"}], 0, what="--out f")
+    """
+    seeds = sorted({int(r["seed"]) for r in records if r.get("seed") is not None})
+    if seeds and seeds != [seed]:
+        raise ConfigError(
+            f"{what} holds runs of --seed {', '.join(map(str, seeds))}; with --seed {seed} they "
+            f"would be mixed (a case run with one seed counts as done for the other): use "
+            f"another file, or --seed {seeds[0]}."
+        )
 
 
 def latest_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

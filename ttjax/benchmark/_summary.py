@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import DataError
-from ._backbone_summary import BackboneRow, backbone_rows, backbone_table
+from ._backbone_summary import BackboneRow, backbone_rows, backbone_table, converged_real
 from ._case import LrRegime
 from ._split import Split, case_split
 from ._store import CaseStatus, latest_records, record_status
@@ -94,6 +94,25 @@ class BenchmarkSummary:
         }
 
 
+def _nothing_to_summarise(
+    recs: list[dict[str, Any]], status: list[CaseStatus], split: Split
+) -> str:
+    """Why no record can be summarised: none in the split, or each failed / unavailable (the
+    first error named: it usually says what to install or create)."""
+    if not recs:
+        return (
+            f"no benchmark case of the {split.value!r} split in the file; run `ttjax benchmark` "
+            "first, or summarise another half with --split tune|heldout|all."
+        )
+    bad = [r for r, s in zip(recs, status, strict=True) if s is not CaseStatus.OK]
+    return (
+        f"none of the {len(recs)} case(s) of the {split.value!r} split finished "
+        f"({status.count(CaseStatus.FAILED)} failed, {status.count(CaseStatus.UNAVAILABLE)} "
+        f"unavailable here); the first: {bad[0].get('error', '(no error recorded)')}. Fix "
+        "that and run `ttjax benchmark` again (unavailable cases are retried)."
+    )
+
+
 def _error_row(group: str, pred: np.ndarray, real: np.ndarray) -> ErrorRow:
     err = np.abs(pred - real)
     rel = err / np.maximum(real, 1.0)
@@ -144,23 +163,29 @@ def summarize(
     status = [record_status(r) for r in recs]
     ok = [r for r, s in zip(recs, status, strict=True) if s is CaseStatus.OK]
     if not ok:
-        raise DataError(
-            f"no finished benchmark case in the {split.value!r} split to summarise; run "
-            "`ttjax benchmark` first (or check the file: every case failed or was unavailable)."
-        )
+        raise DataError(_nothing_to_summarise(recs, status, split))
     groups: dict[str, list[tuple[float, float]]] = defaultdict(list)
     t1: dict[str, dict[float, dict[str, list[float]]]] = defaultdict(
         lambda: defaultdict(lambda: {"low": [], "high": []})
     )
     eps_seen: set[float] = set()
     for r in ok:
-        opt = str(r["case"]["hparams"]["optimizer"])
-        regime = LrRegime(r["case"].get("lr_regime", "low")).value
-        label = _task_label(r["case"]["task"])
-        for e_key, real in r["real"].items():
-            e = float(e_key)
+        if not converged_real(r):  # its Tε is no training time (the per-backbone rule too)
+            continue
+        try:
+            opt = str(r["case"]["hparams"]["optimizer"])
+            regime = LrRegime(r["case"].get("lr_regime", "low")).value
+            label = _task_label(r["case"]["task"])
+            scored = [(float(e), float(r["predicted"][e]["median"]), float(t))
+                      for e, t in r["real"].items()]  # fmt: skip
+        except (KeyError, TypeError, ValueError) as err:
+            raise DataError(
+                f"benchmark record {r.get('key')!r} is malformed ({type(err).__name__}: {err}); "
+                "remove it from the file (the case will be re-run)."
+            ) from None
+        for e, predicted, real in scored:
             eps_seen.add(e)
-            pair = (float(r["predicted"][e_key]["median"]), float(real))
+            pair = (predicted, real)
             for g in ("all", f"eps={e!r}", opt, f"{opt} eps={e!r}"):
                 groups[g].append(pair)
             t1[label][e][regime].append(abs(pair[0] - pair[1]))

@@ -9,8 +9,14 @@ ttjax benchmark --grid v2 --run-split heldout --max-case-minutes 8  # the cheap 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .._config import Loss
+
+if TYPE_CHECKING:
+    from ..benchmark import BenchmarkCase
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,8 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summary-only", "--summary", action="store_true", dest="summary_only",
                         help="only summarise --out")  # fmt: skip
     parser.add_argument("--summary-json", default=None, help="also write the summary as JSON")
-    parser.add_argument("--split", choices=["heldout", "tune", "all"], default="heldout",
-                        help="half of the cases to summarise (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--split", choices=["heldout", "tune", "all"], default=None,
+                        help="half of the cases to summarise (default: the --run-split when "
+                        "one half was run, else heldout)")  # fmt: skip
     parser.add_argument("--run-split", choices=["heldout", "tune", "all"], default="all",
                         help="half of the grid to run (default: %(default)s)")  # fmt: skip
     parser.add_argument("--max-case-minutes", type=float, default=None,
@@ -62,13 +69,18 @@ def run(args: argparse.Namespace) -> int:
         GridPreset,
         Split,
         benchmark_grid,
+        check_run_seed,
+        completed_keys,
         format_cost,
         format_summary,
+        latest_records,
         read_records,
+        reusable_runs,
         run_benchmark,
         select_cases,
         summarize,
     )
+    from ..dynamics import DEFAULT_DYNAMICS
     from ._task_flags import check_benchmark_flags
 
     if args.limit is not None and args.limit < 1:
@@ -76,32 +88,75 @@ def run(args: argparse.Namespace) -> int:
     if args.max_case_minutes is not None and not args.max_case_minutes > 0:
         raise ConfigError(f"--max-case-minutes must be > 0, got {args.max_case_minutes}.")
     check_benchmark_flags(args)  # before any case runs: a bad flag costs nothing
+    split = Split(args.split or (args.run_split if not args.summary_only and args.run_split
+                                 != "all" else "heldout"))  # fmt: skip
     if not args.summary_only:
         cases = benchmark_grid(preset=GridPreset(args.grid), loss=Loss(args.loss))
         cap = None if args.max_case_minutes is None else 60.0 * args.max_case_minutes
         cases = select_cases(
             cases, split=Split(args.run_split), max_case_s=cap, backbones=args.backbone
         )
-        if args.limit is not None:
-            cases = cases[: args.limit]
+        if not cases:
+            raise ConfigError(
+                "no case of the grid matches --run-split/--backbone/--max-case-minutes (see "
+                "--dry-run for each case's estimated cost); relax them."
+            )
+        existing = read_records(args.out)
+        check_run_seed(existing, args.seed, what=f"--out {args.out}")
+        done = completed_keys(existing)
+        if args.limit is not None:  # at most this many cases *to run*: finished ones skipped
+            cases = [c for c in cases if c.key not in done][: args.limit]
         if args.dry_run:
             print(format_cost(cases))
             return 0
         reuse = None
         if args.reuse_real is not None:
-            from ..benchmark import reusable_runs
-
             reuse = reusable_runs(args.reuse_real)
-        run_benchmark(cases, path=args.out, key=jax.random.key(args.seed), reuse_real=reuse)
-    records = read_records(args.out)
+            check_run_seed(list(reuse.values()), args.seed, what=f"--reuse-real {args.reuse_real}")
+            _check_reuse(cases, done, reuse, args.reuse_real)
+        try:
+            run_benchmark(cases, path=args.out, key=jax.random.key(args.seed), reuse_real=reuse,
+                          seed=args.seed)  # fmt: skip
+        except KeyboardInterrupt:
+            print(f"interrupted: the finished cases are kept in {args.out}; run the same command "
+                  "again to resume.", file=sys.stderr)  # fmt: skip
+            return 130
+    records = latest_records(read_records(args.out))
     if args.variant is not None:
         from ..benchmark import with_variant
 
+        if not any(args.variant in (r.get("predicted_variants") or {}) for r in records):
+            raise ConfigError(
+                f"no record of {args.out} keeps the {args.variant!r} drift model's predictions "
+                "(predicted_variants: records written before the variants were kept, or by "
+                "another version); summarise without --variant."
+            )
         records = with_variant(records, args.variant)
-    summary = summarize(records, split=Split(args.split))
-    print(format_summary(summary))
-    if args.summary_json:
+    summary = summarize(records, split=split)
+    if args.summary_json:  # before printing: a closed pipe must not lose the file
         from ._report import write_json
 
-        write_json(args.summary_json, summary.to_dict(), what="--summary-json")  # atomic
+        doc = {**summary.to_dict(), "variant": args.variant or DEFAULT_DYNAMICS.drift.value}
+        write_json(args.summary_json, doc, what="--summary-json")  # atomic
+    if args.variant is not None:
+        print(f"Drift model summarised: {args.variant} (--variant)")
+    print(format_summary(summary))
     return 0
+
+
+def _check_reuse(
+    cases: Sequence[BenchmarkCase], done: set[str], reuse: Mapping[str, Any], path: str
+) -> None:
+    """``--reuse-real`` that matches none of the cases to run would fine-tune them all again."""
+    from .._errors import ConfigError
+
+    todo = [c for c in cases if c.key not in done]
+    missing = [c for c in todo if c.key not in reuse]
+    if todo and len(missing) == len(todo):
+        raise ConfigError(
+            f"--reuse-real {path} holds none of the {len(todo)} case(s) to run (other cases, or "
+            "another grid); point it at the records of the same grid, or drop it to fine-tune."
+        )
+    if missing:
+        print(f"note: --reuse-real has no real run of {len(missing)} of the {len(todo)} case(s) "
+              "to run; those are fine-tuned.", file=sys.stderr)  # fmt: skip

@@ -162,6 +162,11 @@ def check_benchmark_flags(args: argparse.Namespace) -> None:
     check_output_path(out, what="--out")
     if args.summary_json:
         check_output_path(args.summary_json, what="--summary-json")
+        if Path(args.summary_json).resolve() == out.resolve():
+            raise ConfigError(
+                f"--summary-json {args.summary_json} is the --out records file: the summary "
+                "would replace the records; give another path, e.g. summary.json."
+            )
 
 
 def parse_schedule(text: str) -> Schedule:
