@@ -169,3 +169,11 @@ def test_scripts_refuse_missing_records_and_a_file_as_out(tmp_path: Path, capsys
         assert exc.value.code == 2
         err = capsys.readouterr().err
         assert match in err and "Traceback" not in err
+
+
+def test_summary_refuses_flags_that_select_cases_to_run(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "b.jsonl"
+    append_record(out, _record("a", {"0.1": 10}, {"0.1": 11.0}))
+    rc = main(["benchmark", "--summary", "--out", str(out), "--backbone", "nonsense"])
+    assert rc == 2  # it summarised every backbone, exit 0
+    _one_line_error(capsys, "benchmark", "--backbone select(s) cases to run")

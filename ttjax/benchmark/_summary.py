@@ -316,7 +316,7 @@ def format_summary(summary: BenchmarkSummary) -> str:
         t1.add_row(label, *cells)
     console.print(t1)
     console.print(
-        f"median cost ratio (fine-tuning time / prediction time): {summary.median_cost_ratio:.1f}×"
+        f"median cost ratio (fine-tuning time / prediction time): {summary.median_cost_ratio:.2g}×"
     )
     if summary.by_backbone:
         title = f"Per backbone and ε (split {summary.split.value})"

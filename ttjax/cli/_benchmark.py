@@ -88,6 +88,17 @@ def run(args: argparse.Namespace) -> int:
     if args.max_case_minutes is not None and not args.max_case_minutes > 0:
         raise ConfigError(f"--max-case-minutes must be > 0, got {args.max_case_minutes}.")
     check_benchmark_flags(args)  # before any case runs: a bad flag costs nothing
+    if args.summary_only:
+        ignored = [flag for flag, given in (
+            ("--limit", args.limit is not None), ("--dry-run", args.dry_run),
+            ("--backbone", args.backbone), ("--max-case-minutes", args.max_case_minutes),
+            ("--reuse-real", args.reuse_real), ("--run-split", args.run_split != "all"),
+        ) if given]  # fmt: skip
+        if ignored:
+            raise ConfigError(
+                f"{', '.join(ignored)} select(s) cases to run; --summary only reads --out. Drop "
+                "them, or use --split / --variant to choose what is summarised."
+            )
     split = Split(args.split or (args.run_split if not args.summary_only and args.run_split
                                  != "all" else "heldout"))  # fmt: skip
     if not args.summary_only:
