@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--seeds must be ≥ 2, got {args.seeds}")
     if args.predictions is not None and not args.predictions.is_file():
         parser.error(f"--predictions {args.predictions}: no such file")
+    if args.variant is not None and args.predictions is None:
+        parser.error("--variant names a prediction kept in --predictions' records; give both")
     models = [m.strip() for m in (args.noise_models or "").split(",") if m.strip()]
     known = [m.value for m in NoiseModel]
     if any(m not in known for m in models):
@@ -82,11 +84,17 @@ def main(argv: list[str] | None = None) -> None:
         if args.predictions is not None:
             preds = latest_records(read_records(args.predictions))
             if args.variant is not None:
+                if not any(args.variant in (r.get("predicted_variants") or {}) for r in preds):
+                    parser.error(f"--variant {args.variant}: no record of {args.predictions} "
+                                 "keeps that prediction (predicted_variants)")  # fmt: skip
                 preds = with_variant(preds, args.variant)
             predictions = {r["key"]: r["predicted"] for r in preds if r.get("status") == "ok"}
     except TTJaxError as err:
         parser.error(str(err))
     keys = {c.key for c in cases}
+    if predictions is not None and not keys & set(predictions):
+        parser.error(f"--predictions {args.predictions} holds none of the selected cases; give "
+                     "the records of the same cases (benchmark or bench_observe.py)")  # fmt: skip
     records = [r for r in records if r.get("key") in keys]
     rows = noise_floor_rows(records, predictions=predictions)
     if not rows:

@@ -177,3 +177,15 @@ def test_summary_refuses_flags_that_select_cases_to_run(tmp_path: Path, capsys) 
     rc = main(["benchmark", "--summary", "--out", str(out), "--backbone", "nonsense"])
     assert rc == 2  # it summarised every backbone, exit 0
     _one_line_error(capsys, "benchmark", "--backbone select(s) cases to run")
+
+
+def test_a_script_selection_that_matches_nothing_is_named() -> None:
+    """bench_observe/bench_noise_floor said "no case finished; see FILE" (a file never made)."""
+    import argparse
+
+    from ttjax.benchmark import add_selection_flags, selected_cases
+
+    parser = argparse.ArgumentParser()
+    add_selection_flags(parser, split="tune")
+    with pytest.raises(ConfigError, match="no case of the v2 grid matches"):
+        selected_cases(parser.parse_args(["--max-case-minutes", "-1"]))

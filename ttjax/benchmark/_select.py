@@ -78,6 +78,9 @@ def selected_cases(
     """The cases chosen by :func:`add_selection_flags`' flags that ``keep`` accepts: with
     ``--small`` the first such case of the tiny grid, else :func:`select_cases` of the v2 grid.
 
+    Raises:
+        ConfigError: no case matches (e.g. ``--max-case-minutes`` below every estimate).
+
     Example:
         >>> parser = argparse.ArgumentParser()
         >>> add_selection_flags(parser, split="heldout")
@@ -94,7 +97,15 @@ def selected_cases(
         max_case_s=60 * args.max_case_minutes,
         backbones=args.backbone,
     )
-    return [c for c in chosen if keep(c)]
+    kept = [c for c in chosen if keep(c)]
+    if not kept:
+        raise ConfigError(
+            f"no case of the v2 grid matches --split {args.split} --max-case-minutes "
+            f"{args.max_case_minutes:g}"
+            + (f" --backbone {args.backbone}" if args.backbone else "")
+            + "; relax them (`ttjax benchmark --grid v2 --dry-run` lists each case's cost)."
+        )
+    return kept
 
 
 __all__ = ["add_selection_flags", "select_cases", "selected_cases"]
