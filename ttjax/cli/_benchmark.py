@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .._config import Loss
 
 if TYPE_CHECKING:
-    from ..benchmark import BenchmarkCase
+    from ..benchmark import BenchmarkCase, Split
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,32 +62,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import jax
-
-    from .._errors import ConfigError
-    from ..benchmark import (
-        GridPreset,
-        Split,
-        benchmark_grid,
-        check_run_seed,
-        completed_keys,
-        format_cost,
-        format_summary,
-        latest_records,
-        read_records,
-        reusable_runs,
-        run_benchmark,
-        select_cases,
-        summarize,
-    )
-    from ..dynamics import DEFAULT_DYNAMICS
+    from ..benchmark import Split
     from ._task_flags import check_benchmark_flags
+
+    _check_flags(args)
+    check_benchmark_flags(args)  # before any case runs: a bad flag costs nothing
+    split = Split(args.split or (args.run_split if not args.summary_only and args.run_split
+                                 != "all" else "heldout"))  # fmt: skip
+    if not args.summary_only:
+        rc = _run_cases(args)
+        if rc is not None:
+            return rc
+    _summarise(args, split)
+    return 0
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Numeric ranges, and no run-selection flag with ``--summary`` (it would be ignored)."""
+    from .._errors import ConfigError
 
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be ≥ 1 (cases to run), got {args.limit}.")
     if args.max_case_minutes is not None and not args.max_case_minutes > 0:
         raise ConfigError(f"--max-case-minutes must be > 0, got {args.max_case_minutes}.")
-    check_benchmark_flags(args)  # before any case runs: a bad flag costs nothing
     if args.summary_only:
         ignored = [flag for flag, given in (
             ("--limit", args.limit is not None), ("--dry-run", args.dry_run),
@@ -99,43 +96,68 @@ def run(args: argparse.Namespace) -> int:
                 f"{', '.join(ignored)} select(s) cases to run; --summary only reads --out. Drop "
                 "them, or use --split / --variant to choose what is summarised."
             )
-    split = Split(args.split or (args.run_split if not args.summary_only and args.run_split
-                                 != "all" else "heldout"))  # fmt: skip
-    if not args.summary_only:
-        cases = benchmark_grid(preset=GridPreset(args.grid), loss=Loss(args.loss))
-        cap = None if args.max_case_minutes is None else 60.0 * args.max_case_minutes
-        cases = select_cases(
-            cases, split=Split(args.run_split), max_case_s=cap, backbones=args.backbone
+
+
+def _run_cases(args: argparse.Namespace) -> int | None:
+    """Select the grid's cases and run those not yet in ``--out``; an exit code when the
+    command ends here (``--dry-run``: 0, Ctrl-C: 130), else None."""
+    import jax
+
+    from .._errors import ConfigError
+    from ..benchmark import (
+        GridPreset,
+        Split,
+        benchmark_grid,
+        check_run_seed,
+        completed_keys,
+        format_cost,
+        read_records,
+        reusable_runs,
+        run_benchmark,
+        select_cases,
+    )
+
+    cases = benchmark_grid(preset=GridPreset(args.grid), loss=Loss(args.loss))
+    cap = None if args.max_case_minutes is None else 60.0 * args.max_case_minutes
+    cases = select_cases(
+        cases, split=Split(args.run_split), max_case_s=cap, backbones=args.backbone
+    )
+    if not cases:
+        raise ConfigError(
+            "no case of the grid matches --run-split/--backbone/--max-case-minutes (see "
+            "--dry-run for each case's estimated cost); relax them."
         )
-        if not cases:
-            raise ConfigError(
-                "no case of the grid matches --run-split/--backbone/--max-case-minutes (see "
-                "--dry-run for each case's estimated cost); relax them."
-            )
-        existing = read_records(args.out)
-        check_run_seed(existing, args.seed, what=f"--out {args.out}")
-        done = completed_keys(existing)
-        if args.limit is not None:  # at most this many cases *to run*: finished ones skipped
-            cases = [c for c in cases if c.key not in done][: args.limit]
-        if args.dry_run:
-            print(format_cost(cases))
-            return 0
-        reuse = None
-        if args.reuse_real is not None:
-            reuse = reusable_runs(args.reuse_real)
-            check_run_seed(list(reuse.values()), args.seed, what=f"--reuse-real {args.reuse_real}")
-            _check_reuse(cases, done, reuse, args.reuse_real)
-        try:
-            run_benchmark(cases, path=args.out, key=jax.random.key(args.seed), reuse_real=reuse,
-                          seed=args.seed)  # fmt: skip
-        except KeyboardInterrupt:
-            print(f"interrupted: the finished cases are kept in {args.out}; run the same command "
-                  "again to resume.", file=sys.stderr)  # fmt: skip
-            return 130
+    existing = read_records(args.out)
+    check_run_seed(existing, args.seed, what=f"--out {args.out}")
+    done = completed_keys(existing)
+    if args.limit is not None:  # at most this many cases *to run*: finished ones skipped
+        cases = [c for c in cases if c.key not in done][: args.limit]
+    if args.dry_run:
+        print(format_cost(cases))
+        return 0
+    reuse = None
+    if args.reuse_real is not None:
+        reuse = reusable_runs(args.reuse_real)
+        check_run_seed(list(reuse.values()), args.seed, what=f"--reuse-real {args.reuse_real}")
+        _check_reuse(cases, done, reuse, args.reuse_real)
+    try:
+        run_benchmark(cases, path=args.out, key=jax.random.key(args.seed), reuse_real=reuse,
+                      seed=args.seed)  # fmt: skip
+    except KeyboardInterrupt:
+        print(f"interrupted: the finished cases are kept in {args.out}; run the same command "
+              "again to resume.", file=sys.stderr)  # fmt: skip
+        return 130
+    return None
+
+
+def _summarise(args: argparse.Namespace, split: Split) -> None:
+    """The summary of ``--out`` (one drift model: ``--variant``), JSON first, then the tables."""
+    from .._errors import ConfigError
+    from ..benchmark import format_summary, latest_records, read_records, summarize, with_variant
+    from ..dynamics import DEFAULT_DYNAMICS
+
     records = latest_records(read_records(args.out))
     if args.variant is not None:
-        from ..benchmark import with_variant
-
         if not any(args.variant in (r.get("predicted_variants") or {}) for r in records):
             raise ConfigError(
                 f"no record of {args.out} keeps the {args.variant!r} drift model's predictions "
@@ -152,7 +174,6 @@ def run(args: argparse.Namespace) -> int:
     if args.variant is not None:
         print(f"Drift model summarised: {args.variant} (--variant)")
     print(format_summary(summary))
-    return 0
 
 
 def _check_reuse(
