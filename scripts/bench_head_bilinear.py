@@ -32,6 +32,7 @@ from ttjax import TTJaxError
 from ttjax.benchmark import (
     REFERENCE_MODELS,
     add_selection_flags,
+    check_script_paths,
     converged_references,
     evaluate_head_bilinear,
     format_variant_row,
@@ -55,10 +56,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="records whose real runs of the same cases are reused")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("results/head_bilinear"))
     args = parser.parse_args(argv)
-    if args.out.exists() and not args.out.is_dir():
-        parser.error(f"--out {args.out} is a file; give a folder")
-    if args.reuse_real is not None and not args.reuse_real.is_file():
-        parser.error(f"--reuse-real {args.reuse_real} is not a file of benchmark records")
+    check_script_paths(parser, records=[args.reuse_real], out=args.out, flag="--reuse-real")
     path = args.out / "head_bilinear.jsonl"
     try:
         cases = selected_cases(args)

@@ -31,6 +31,7 @@ from ttjax import TTJaxError, enable_compilation_cache
 from ttjax.benchmark import (
     add_selection_flags,
     append_record,
+    check_script_paths,
     evaluate_noise_floor,
     latest_records,
     noise_floor_rows,
@@ -57,12 +58,9 @@ def main(argv: list[str] | None = None) -> None:
                              "minibatch): simulated Tε spread beside the real runs'")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("results/noise_floor"))
     args = parser.parse_args(argv)
-    if args.out.exists() and not args.out.is_dir():
-        parser.error(f"--out {args.out} is a file; give a folder")
+    check_script_paths(parser, records=[args.predictions], out=args.out, flag="--predictions")
     if args.seeds < 2:
         parser.error(f"--seeds must be ≥ 2, got {args.seeds}")
-    if args.predictions is not None and not args.predictions.is_file():
-        parser.error(f"--predictions {args.predictions}: no such file")
     if args.variant is not None and args.predictions is None:
         parser.error("--variant names a prediction kept in --predictions' records; give both")
     models = [m.strip() for m in (args.noise_models or "").split(",") if m.strip()]

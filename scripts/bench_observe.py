@@ -36,6 +36,7 @@ from ttjax.benchmark import (
     OBSERVE_STEPS,
     add_selection_flags,
     alignment_name,
+    check_script_paths,
     evaluate_closed_loop,
     format_variant_row,
     latest_records,
@@ -58,8 +59,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="records whose real runs of the same cases are reused")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("results/closed_loop"))
     args = parser.parse_args(argv)
-    if args.out.exists() and not args.out.is_dir():
-        parser.error(f"--out {args.out} is a file; give a folder")
+    check_script_paths(parser, records=[args.reuse_real], out=args.out, flag="--reuse-real")
     try:
         observe = tuple(sorted({int(v) for v in args.observe.split(",")}))
     except ValueError:
@@ -73,8 +73,6 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--alignment takes comma-separated numbers or fit, got {args.alignment!r}")
     if any(g is not None and not 0 <= g < float("inf") for g in alignments):
         parser.error(f"--alignment γ must be finite and ≥ 0, got {args.alignment!r}")
-    if args.reuse_real is not None and not args.reuse_real.is_file():
-        parser.error(f"--reuse-real {args.reuse_real} is not a file of benchmark records")
     path = args.out / "closed_loop.jsonl"
     try:
         cases = selected_cases(args)

@@ -66,11 +66,12 @@ def as_int(value: Any, *, name: str, minimum: int | None = None) -> int:
     return value
 
 
-def set_int(obj: object, field: str, *, minimum: int | None = None) -> None:
-    """Replace ``obj.field`` (a frozen dataclass) by :func:`as_int` of it, in place (None kept)."""
+def set_int(obj: object, field: str) -> None:
+    """Replace ``obj.field`` (a frozen dataclass) by :func:`as_int` of it, in place (None kept;
+    the field's range is the dataclass's own check)."""
     value = getattr(obj, field)
     if value is not None:
-        object.__setattr__(obj, field, as_int(value, name=field, minimum=minimum))
+        object.__setattr__(obj, field, as_int(value, name=field))
 
 
 def set_float(obj: object, field: str) -> None:
@@ -100,10 +101,9 @@ def check_key(key: Any, *, name: str = "key") -> None:
     import jax
     import numpy as np
 
-    if isinstance(key, jax.Array | np.ndarray) and key.ndim >= 0:
-        dtype = key.dtype
-        if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+    if isinstance(key, jax.Array | np.ndarray):
+        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
             return
-        if dtype == np.uint32 and key.ndim >= 1:
+        if key.dtype == np.uint32 and key.ndim >= 1:
             return
     raise ConfigError(f"{name} must be a JAX PRNG key, e.g. {name}=jax.random.key(0), got {key!r}.")

@@ -115,7 +115,7 @@ def sample_task(
     for name, value in (("classes", classes), ("per_class", per_class), ("image_size", image_size)):
         if value < 1:
             raise DataError(f"{name} must be ≥ 1, got {value}.")
-    if int(classes) < 2:
+    if classes < 2:
         raise DataError(
             f"classes must be ≥ 2, got {classes}: with one class every label is the same and "
             "there is nothing to learn (Tε would be 0); use --classes 2 or more."
@@ -129,7 +129,7 @@ def sample_task(
     rng = np.random.default_rng(seed)
     present, counts = np.unique(labels, return_counts=True)
     if fit_classes:
-        classes = min(int(classes), len(present))
+        classes = min(classes, len(present))
         if classes < 2:
             raise DataError(
                 f"the data has only {len(present)} class ({present.tolist()}): a classification "
@@ -143,7 +143,7 @@ def sample_task(
     chosen = np.sort(rng.choice(present, size=classes, replace=False))
     count_of = dict(zip(present.tolist(), counts.tolist(), strict=True))
     if fit_per_class:
-        per_class = min(int(per_class), *(count_of[int(c)] for c in chosen))
+        per_class = min(per_class, *(count_of[int(c)] for c in chosen))
     short = {int(c): count_of[int(c)] for c in chosen if count_of[int(c)] < per_class}
     if short:
         raise DataError(

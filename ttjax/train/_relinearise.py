@@ -38,6 +38,7 @@ from jaxtyping import Array, Float
 from .. import losses as _losses
 from .._config import Hyperparams
 from .._errors import ConfigError
+from .._jsonable import jsonable
 from .._types import PyTree
 from ._path import _linear_segment, heavy_ball_move, stacked_vjp
 
@@ -70,18 +71,16 @@ class Relinearised:
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict (a non-finite value — a stage past the stability edge that blew
         up — is written null, never NaN or Infinity)."""
-        return {
-            "loss": _finite(self.loss.tolist()),
-            "steps": list(self.steps),
-            "trace_ratio": _finite(self.trace_ratio),
-            "real_loss": _finite(self.real_loss),
-            "linear_loss": _finite(self.linear_loss),
-            "seconds": self.seconds,
-        }
-
-
-def _finite(values: Sequence[float]) -> list[float | None]:
-    return [float(v) if np.isfinite(v) else None for v in values]
+        return jsonable(
+            {
+                "loss": self.loss,
+                "steps": self.steps,
+                "trace_ratio": self.trace_ratio,
+                "real_loss": self.real_loss,
+                "linear_loss": self.linear_loss,
+                "seconds": self.seconds,
+            }
+        )
 
 
 def relinearised_path(
