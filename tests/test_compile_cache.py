@@ -84,3 +84,46 @@ def test_env_switch_and_default_folder(monkeypatch, tmp_path):
     assert not compilation_cache_disabled_by_env()
     assert cli_compilation_cache(disabled=True) is None
     assert not (tmp_path / "jax_compilation_cache").exists()
+
+
+DATA_AS_ARGUMENT = """
+import json, sys
+from collections import Counter
+import jax, jax.monitoring, jax.numpy as jnp
+from ttjax import Hyperparams, Loss
+from ttjax._compile_cache import enable_compilation_cache
+from ttjax.train import walk_predicted_path
+from ttjax.train._observe import gradient_probe
+enable_compilation_cache(sys.argv[1], min_compile_time_s=0.0)
+events = Counter()
+jax.monitoring.register_event_listener(lambda name, **kw: events.update([name.rsplit("/", 1)[-1]]))
+v = jax.random.normal(jax.random.key(8), (8, 3))
+f = lambda w, x: jnp.tanh(x @ w) @ v
+w = 0.3 * jax.random.normal(jax.random.key(9), (6, 8))
+misses = []
+for seed in (0, 1):  # two training sets of the same shape, as for two tasks
+    x = jax.random.normal(jax.random.key(seed), (12, 6))
+    y = jnp.arange(12) % 3
+    gradient_probe(f, x, y, loss=Loss.CE)(w)
+    jac = jax.vmap(lambda xi: jax.jacobian(lambda p: f(p, xi[None])[0])(w).reshape(3, -1))(x)
+    theta = jnp.einsum("iap,jbp->iajb", jac, jac).reshape(36, 36)
+    walk_predicted_path(f, w, x, y, theta, Hyperparams(lr=0.05, steps=12), budget=6)
+    misses.append(events["cache_misses"])
+print("MISSES" + json.dumps(misses))
+"""
+
+
+def test_the_training_set_is_an_argument_of_the_compiled_programs(tmp_path):
+    """The path walk and the gradient probe pass the data into their compiled programs: a
+    second task of the same shape reuses every cached program (a closed-over training set was
+    baked in as a constant — constant-folded by XLA, minutes at N = 750, and a cache entry per
+    task)."""
+    env = {k: v for k, v in os.environ.items() if k not in (DISABLE_ENV, "TTJAX_COMPILE_CACHE_DIR")}
+    env.update(JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
+    argv = [sys.executable, "-c", DATA_AS_ARGUMENT, str(tmp_path / "cache")]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("MISSES"))
+    first, both = json.loads(line[len("MISSES") :])
+    assert first >= 2, first  # the probe and the walk's programs were compiled and written
+    assert both == first, f"the second task compiled {both - first} program(s) again"

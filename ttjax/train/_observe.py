@@ -265,15 +265,16 @@ def gradient_probe(
     """
 
     @jax.jit
-    def info(p: PyTree) -> tuple[jax.Array, jax.Array, jax.Array]:
-        f, vjp = jax.vjp(lambda q: apply_fn(q, x), p)
-        g_f = jax.grad(lambda out: _losses.mean_loss(out, y, loss=loss))(f)
+    def info(p: PyTree, xs: jax.Array, ys: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        # the data are arguments, not constants XLA would fold (see ttjax.train stacked_vjp)
+        f, vjp = jax.vjp(lambda q: apply_fn(q, xs), p)
+        g_f = jax.grad(lambda out: _losses.mean_loss(out, ys, loss=loss))(f)
         (g_w,) = vjp(g_f)
         sq = sum(jnp.vdot(a, a) for a in jax.tree_util.tree_leaves(g_w))
         return jnp.asarray(sq), g_f, f
 
     def probe(p: PyTree) -> tuple[float, np.ndarray, np.ndarray]:
-        sq, g_f, f = info(p)
+        sq, g_f, f = info(p, x, y)
         return float(sq), np.asarray(g_f), np.asarray(f)
 
     return probe
