@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ttjax.benchmark import Split, read_records, summarize
+from ttjax.benchmark import Split, format_summary, read_records, summarize
 
 
 def _rec(opt: str, regime: str, pred: dict[str, float], real: dict[str, int], ratio: float):
@@ -65,3 +65,24 @@ def test_summary_of_only_failures_names_the_fix() -> None:
 
     with pytest.raises(DataError, match="ttjax benchmark"):
         summarize([{"key": "x", "status": "error"}])
+
+
+def test_summary_tables_keep_whole_labels_and_sizes_apart() -> None:
+    """Two image sizes of one backbone are two rows, each label printed whole (the tables cut
+    them to "efficie…", so Lite0 @64 and @96 read the same)."""
+    recs = []
+    for size in (64, 96):
+        r = _rec("gd", "low", {"0.1": 11.0}, {"0.1": 10}, 1.0)
+        r["key"] = f"k{size}"
+        r["case"]["task"] = {"model": "efficientnet_lite0", "data": "fashion_mnist",
+                             "class_subset": [5, 9], "image_size": size}  # fmt: skip
+        r["case"]["hparams"]["steps"] = 20
+        recs.append(r)
+    s = summarize(recs, split=Split.ALL)
+    assert sorted(s.table1) == ["efficientnet_lite0@64/fashion_mnist[5-9]",
+                                "efficientnet_lite0@96/fashion_mnist[5-9]"]  # fmt: skip
+    text = format_summary(s)
+    assert "…" not in text
+    for size in (64, 96):
+        assert f"efficientnet_lite0@{size}/fashion_mnist[5-9]" in text
+        assert f"│ efficientnet_lite0@{size} │" in text  # the per-backbone rows

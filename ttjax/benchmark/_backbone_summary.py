@@ -246,8 +246,10 @@ def backbone_table(rows: Sequence[BackboneRow], *, title: str) -> Any:
     cols = ("backbone", "ε", "GD n", "GD ≤13%", "SGD n", "SGD ≤20%", "med rel", "p95 rel",
             "med |Δ|/T", "SGD band", "plateaued", "flagged", "spiked (flagged)",
             "not conv. (flagged)")  # fmt: skip
-    for c in cols:
-        t.add_column(c, justify="right")
+    # the labels are never cut ("efficie…" was both Lite0 sizes); the numbers' headers wrap
+    t.add_column(cols[0], no_wrap=True, min_width=max((len(r.backbone) for r in rows), default=8))
+    for c in cols[1:]:
+        t.add_column(c, justify="right", min_width=max(map(len, c.split())))
     for r in rows:
         t.add_row(
             r.backbone,

@@ -128,9 +128,11 @@ def _error_row(group: str, pred: np.ndarray, real: np.ndarray) -> ErrorRow:
 
 
 def _task_label(task: Mapping[str, Any]) -> str:
+    """``model[@size]/data[classes]`` (the size keeps one backbone's resolutions apart)."""
     sub = task.get("class_subset")
     sub_s = f"[{min(sub)}-{max(sub)}]" if sub else ""
-    return f"{task['model']}/{task['data']}{sub_s}"
+    size = f"@{task['image_size']}" if task.get("image_size") else ""
+    return f"{task['model']}{size}/{task['data']}{sub_s}"
 
 
 def _split_of(record: Mapping[str, Any]) -> Split | None:
@@ -283,7 +285,7 @@ def format_summary(summary: BenchmarkSummary) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(record=True, width=140, force_terminal=False, file=io.StringIO())
+    console = Console(record=True, width=160, force_terminal=False, file=io.StringIO())
     t = Table(
         title=f"Predicted vs real Tε — split {summary.split.value}: {summary.n_cases} cases "
         f"({summary.n_failed} failed, {summary.n_unavailable} unavailable)"
@@ -303,7 +305,7 @@ def format_summary(summary: BenchmarkSummary) -> str:
     console.print(t)
     eps_all = sorted({e for d in summary.table1.values() for e in d})
     t1 = Table(title="Table 1 layout: mean absolute Tε error (steps), low / high lr")
-    t1.add_column("task")
+    t1.add_column("task", no_wrap=True, min_width=max(map(len, summary.table1), default=4))
     for e in eps_all:
         t1.add_column(f"ε={e:g} low", justify="right")
         t1.add_column(f"ε={e:g} high", justify="right")
