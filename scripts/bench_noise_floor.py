@@ -32,6 +32,7 @@ from ttjax.benchmark import (
     add_selection_flags,
     append_record,
     check_script_paths,
+    check_variant,
     evaluate_noise_floor,
     latest_records,
     noise_floor_rows,
@@ -73,26 +74,25 @@ def main(argv: list[str] | None = None) -> None:
     path = args.out / "noise_floor.jsonl"
     try:
         cases = selected_cases(args, keep=lambda c: c.hparams.optimizer.value == "sgd")
+        keys = {c.key for c in cases}
+        predictions = None
+        if args.predictions is not None:  # checked before the (long) real runs
+            preds = latest_records(read_records(args.predictions))
+            if args.variant is not None:
+                check_variant(preds, args.variant, source=str(args.predictions))
+                preds = with_variant(preds, args.variant)
+            predictions = {r["key"]: r["predicted"] for r in preds if r.get("status") == "ok"}
+            if not keys & set(predictions):
+                parser.error(f"--predictions {args.predictions} holds none of the selected "
+                             "cases; give the records of the same cases (benchmark or "
+                             "bench_observe.py)")  # fmt: skip
         args.out.mkdir(parents=True, exist_ok=True)  # only once the cases are known
         evaluate = functools.partial(evaluate_noise_floor, seeds=args.seeds)
         records = latest_records(
             run_benchmark(cases, path=path, key=jax.random.key(args.seed), evaluate=evaluate)
         )
-        predictions = None
-        if args.predictions is not None:
-            preds = latest_records(read_records(args.predictions))
-            if args.variant is not None:
-                if not any(args.variant in (r.get("predicted_variants") or {}) for r in preds):
-                    parser.error(f"--variant {args.variant}: no record of {args.predictions} "
-                                 "keeps that prediction (predicted_variants)")  # fmt: skip
-                preds = with_variant(preds, args.variant)
-            predictions = {r["key"]: r["predicted"] for r in preds if r.get("status") == "ok"}
     except TTJaxError as err:
         parser.error(str(err))
-    keys = {c.key for c in cases}
-    if predictions is not None and not keys & set(predictions):
-        parser.error(f"--predictions {args.predictions} holds none of the selected cases; give "
-                     "the records of the same cases (benchmark or bench_observe.py)")  # fmt: skip
     records = [r for r in records if r.get("key") in keys]
     rows = noise_floor_rows(records, predictions=predictions)
     if not rows:

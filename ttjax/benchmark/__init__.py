@@ -81,6 +81,7 @@ from ._store import resolved_hparams as resolved_hparams
 from ._store import reusable_runs as reusable_runs
 from ._summary import BenchmarkSummary as BenchmarkSummary
 from ._summary import ErrorRow as ErrorRow
+from ._summary import check_variant as check_variant
 from ._summary import format_summary as format_summary
 from ._summary import summarize as summarize
 from ._summary import variant_rows as variant_rows
@@ -125,6 +126,7 @@ __all__ = [
     "case_split",
     "check_run_seed",
     "check_script_paths",
+    "check_variant",
     "closed_loop_variants",
     "completed_keys",
     "converged_real",

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import DataError
+from .._errors import ConfigError, DataError
 from ._backbone_summary import BackboneRow, backbone_rows, backbone_table, converged_real
 from ._case import LrRegime
 from ._split import Split, case_split
@@ -218,6 +218,24 @@ def summarize(
         by_backbone=backbone_rows(ok),
         by_backbone_linear=backbone_rows(ok, regime="linear"),
     )
+
+
+def check_variant(records: Iterable[Mapping[str, Any]], variant: str, *, source: str) -> None:
+    """Refuse a drift model that no record of ``source`` keeps (:func:`with_variant` would
+    silently drop every ``ok`` record).
+
+    Raises:
+        ConfigError: no record carries ``variant`` in its ``predicted_variants``.
+
+    Example:
+        >>> check_variant([{"predicted_variants": {"gradient": {}}}], "gradient", source="f")
+    """
+    if not any(variant in (r.get("predicted_variants") or {}) for r in records):
+        raise ConfigError(
+            f"no record of {source} keeps the {variant!r} drift model's predictions "
+            "(predicted_variants: records written before the variants were kept, or by another "
+            "version); drop --variant or name a drift model the records keep."
+        )
 
 
 def with_variant(records: Iterable[Mapping[str, Any]], variant: str) -> list[dict[str, Any]]:

@@ -130,8 +130,9 @@ def _run_cases(args: argparse.Namespace) -> int | None:
     existing = read_records(args.out)
     check_run_seed(existing, args.seed, what=f"--out {args.out}")
     done = completed_keys(existing)
+    todo = [c for c in cases if c.key not in done]
     if args.limit is not None:  # at most this many cases *to run*: finished ones skipped
-        cases = [c for c in cases if c.key not in done][: args.limit]
+        cases = todo = todo[: args.limit]
     if args.dry_run:
         print(format_cost(cases))
         return 0
@@ -139,7 +140,7 @@ def _run_cases(args: argparse.Namespace) -> int | None:
     if args.reuse_real is not None:
         reuse = reusable_runs(args.reuse_real)
         check_run_seed(list(reuse.values()), args.seed, what=f"--reuse-real {args.reuse_real}")
-        _check_reuse(cases, done, reuse, args.reuse_real)
+        _check_reuse(todo, reuse, args.reuse_real)
     try:
         run_benchmark(cases, path=args.out, key=jax.random.key(args.seed), reuse_real=reuse,
                       seed=args.seed)  # fmt: skip
@@ -152,18 +153,19 @@ def _run_cases(args: argparse.Namespace) -> int | None:
 
 def _summarise(args: argparse.Namespace, split: Split) -> None:
     """The summary of ``--out`` (one drift model: ``--variant``), JSON first, then the tables."""
-    from .._errors import ConfigError
-    from ..benchmark import format_summary, latest_records, read_records, summarize, with_variant
+    from ..benchmark import (
+        check_variant,
+        format_summary,
+        latest_records,
+        read_records,
+        summarize,
+        with_variant,
+    )
     from ..dynamics import DEFAULT_DYNAMICS
 
     records = latest_records(read_records(args.out))
     if args.variant is not None:
-        if not any(args.variant in (r.get("predicted_variants") or {}) for r in records):
-            raise ConfigError(
-                f"no record of {args.out} keeps the {args.variant!r} drift model's predictions "
-                "(predicted_variants: records written before the variants were kept, or by "
-                "another version); summarise without --variant."
-            )
+        check_variant(records, args.variant, source=args.out)
         records = with_variant(records, args.variant)
     summary = summarize(records, split=split)
     if args.summary_json:  # before printing: a closed pipe must not lose the file
@@ -176,13 +178,11 @@ def _summarise(args: argparse.Namespace, split: Split) -> None:
     print(format_summary(summary))
 
 
-def _check_reuse(
-    cases: Sequence[BenchmarkCase], done: set[str], reuse: Mapping[str, Any], path: str
-) -> None:
-    """``--reuse-real`` that matches none of the cases to run would fine-tune them all again."""
+def _check_reuse(todo: Sequence[BenchmarkCase], reuse: Mapping[str, Any], path: str) -> None:
+    """``--reuse-real`` that matches none of the cases to run (``todo``) would fine-tune them
+    all again."""
     from .._errors import ConfigError
 
-    todo = [c for c in cases if c.key not in done]
     missing = [c for c in todo if c.key not in reuse]
     if todo and len(missing) == len(todo):
         raise ConfigError(
